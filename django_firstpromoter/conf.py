@@ -1,0 +1,106 @@
+"""The ``FIRSTPROMOTER`` settings dict, read each time it is needed.
+
+Reading at use time (not at import) is what lets ``override_settings`` and
+per-test settings work, the way django-anymail reads ``ANYMAIL``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULT_BASE_URLS = {
+    2: "https://api.firstpromoter.com/api/v2/track",
+    1: "https://firstpromoter.com/api/v1/track",
+}
+API_VERSIONS = tuple(DEFAULT_BASE_URLS)
+DELIVERY_MODES = ("on_commit", "worker")
+
+DEFAULTS: dict[str, Any] = {
+    "API_KEY": "",
+    "ACCOUNT_ID": "",
+    "API_VERSION": 2,
+    "BASE_URL": None,
+    "TIMEOUT": 10,
+    "MAX_ATTEMPTS": 12,
+    "RETRY_BACKOFF": 60,
+    "DELIVERY": "on_commit",
+    "ORDER_MODEL": None,
+    "SALE_FROM_ORDER": None,
+}
+
+
+NUMBERS = ("TIMEOUT", "MAX_ATTEMPTS", "RETRY_BACKOFF")
+
+
+def is_positive_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def raw_settings() -> dict[str, Any]:
+    """The user's dict merged over the defaults, unchecked (for system checks)."""
+    user = getattr(settings, "FIRSTPROMOTER", None) or {}
+    if not isinstance(user, dict):
+        raise ImproperlyConfigured("FIRSTPROMOTER must be a dict.")
+    return {**DEFAULTS, **user}
+
+
+@dataclass(frozen=True)
+class Config:
+    api_key: str
+    account_id: str
+    api_version: int
+    base_url: str
+    timeout: float
+    max_attempts: int
+    retry_backoff: float
+    delivery: str
+    order_model: str | None
+    sale_from_order: str | None
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claimed record may stay in ``sending`` before another sender
+        may take it over: a few request timeouts, so a live sender is never
+        overtaken but a dead one does not hold the record for long."""
+        return max(5 * self.timeout, 30.0)
+
+
+def get_config() -> Config:
+    """The validated settings; raises ImproperlyConfigured for what cannot be sent with.
+
+    The system checks report the same problems at start-up with ids and hints;
+    this is the last line for code paths that run without them.
+    """
+    raw = raw_settings()
+    version = raw["API_VERSION"]
+    if isinstance(version, bool) or version not in API_VERSIONS:
+        raise ImproperlyConfigured(f"FIRSTPROMOTER['API_VERSION'] must be 1 or 2, not {version!r}.")
+    if not raw["API_KEY"]:
+        raise ImproperlyConfigured("FIRSTPROMOTER['API_KEY'] is not set.")
+    if version == 2 and not raw["ACCOUNT_ID"]:
+        raise ImproperlyConfigured("FIRSTPROMOTER['ACCOUNT_ID'] is required for API version 2.")
+    if raw["DELIVERY"] not in DELIVERY_MODES:
+        raise ImproperlyConfigured(
+            f"FIRSTPROMOTER['DELIVERY'] must be one of {DELIVERY_MODES}, not {raw['DELIVERY']!r}."
+        )
+    for key in NUMBERS:
+        if not is_positive_number(raw[key]):
+            raise ImproperlyConfigured(
+                f"FIRSTPROMOTER['{key}'] must be a number above zero, not {raw[key]!r}."
+            )
+    return Config(
+        api_key=str(raw["API_KEY"]),
+        account_id=str(raw["ACCOUNT_ID"]),
+        api_version=version,
+        base_url=(raw["BASE_URL"] or DEFAULT_BASE_URLS[version]).rstrip("/"),
+        timeout=float(raw["TIMEOUT"]),
+        max_attempts=int(raw["MAX_ATTEMPTS"]),
+        retry_backoff=float(raw["RETRY_BACKOFF"]),
+        delivery=raw["DELIVERY"],
+        order_model=raw["ORDER_MODEL"],
+        sale_from_order=raw["SALE_FROM_ORDER"],
+    )

@@ -1,0 +1,11 @@
+"""The signal a shop sends when an order is paid, and the ones we send back."""
+
+from django.dispatch import Signal
+
+#: Sent by the host when it confirms payment: ``order_paid.send(sender=Order, order=order)``.
+order_paid = Signal()
+
+#: Sent once a sale's fate is known, with ``sale=``; receivers' errors are logged, not raised.
+sale_tracked = Signal()
+sale_not_referral = Signal()
+sale_failed = Signal()

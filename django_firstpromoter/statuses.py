@@ -1,0 +1,21 @@
+"""Where a tracked event stands, and what one call to FirstPromoter came to."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    TRACKED = "tracked", _("Tracked")
+    NOT_REFERRAL = "not_referral", _("Not a referral")
+    FAILED = "failed", _("Failed")
+    IGNORED = "ignored", _("Ignored")
+
+
+class AttemptOutcome(models.TextChoices):
+    TRACKED = "tracked", _("Tracked")
+    DUPLICATE = "duplicate", _("Already tracked")
+    NOT_REFERRAL = "not_referral", _("Not a referral")
+    REJECTED = "rejected", _("Rejected")
+    RETRY = "retry", _("Retry later")

@@ -1,0 +1,63 @@
+"""Settings read at use time; what cannot be sent with is an ImproperlyConfigured."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+
+from django_firstpromoter.conf import get_config
+from tests.conftest import firstpromoter
+
+
+def test_defaults():
+    config = get_config()
+    assert config.api_version == 2
+    assert config.base_url == "https://api.firstpromoter.com/api/v2/track"
+    assert (config.timeout, config.max_attempts, config.retry_backoff) == (10.0, 12, 60.0)
+    assert config.delivery == "on_commit"
+    assert config.lease_seconds == 50.0
+
+
+def test_v1_default_url_and_no_account_needed():
+    with firstpromoter(API_VERSION=1, ACCOUNT_ID=""):
+        config = get_config()
+    assert config.base_url == "https://firstpromoter.com/api/v1/track"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"API_KEY": ""}, "API_KEY"),
+        ({"ACCOUNT_ID": ""}, "ACCOUNT_ID"),
+        ({"API_VERSION": "2"}, "API_VERSION"),
+        ({"API_VERSION": 3}, "API_VERSION"),
+        ({"DELIVERY": "celery"}, "DELIVERY"),
+    ],
+)
+def test_unusable_settings_raise_naming_the_key(overrides, named):
+    with firstpromoter(**overrides), pytest.raises(ImproperlyConfigured, match=named):
+        get_config()
+
+
+def test_settings_must_be_a_dict():
+    with override_settings(FIRSTPROMOTER=["API_KEY"]), pytest.raises(ImproperlyConfigured):
+        get_config()
+
+
+def test_no_settings_at_all_is_a_missing_key():
+    with (
+        override_settings(FIRSTPROMOTER=None),
+        pytest.raises(ImproperlyConfigured, match="API_KEY"),
+    ):
+        get_config()
+
+
+@pytest.mark.parametrize("key", ["TIMEOUT", "MAX_ATTEMPTS", "RETRY_BACKOFF"])
+@pytest.mark.parametrize("value", ["ten", 0, -1, True, None])
+def test_numbers_must_be_positive(key, value):
+    with firstpromoter(**{key: value}), pytest.raises(ImproperlyConfigured, match=key):
+        get_config()
+
+
+def test_true_is_not_api_version_1():
+    with firstpromoter(API_VERSION=True), pytest.raises(ImproperlyConfigured, match="API_VERSION"):
+        get_config()
