@@ -1,0 +1,225 @@
+"""One call to FirstPromoter's tracking API, and what its answer means.
+
+Pure: no database. ``delivery`` decides what an :class:`Answer` does to a row.
+The credentials go into headers only, and nothing here logs or returns them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from dataclasses import dataclass, replace
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from django_firstpromoter import __version__
+from django_firstpromoter.conf import Config
+from django_firstpromoter.statuses import AttemptOutcome
+
+USER_AGENT = f"django-firstpromoter/{__version__}"
+BODY_CAP = 64 * 1024
+MAX_RETRY_AFTER = 6 * 3600.0
+
+_session: requests.Session | None = None
+
+
+def session() -> requests.Session:
+    """One pooled session per process, so keep-alive connections are reused."""
+    global _session
+    if _session is None:
+        _session = requests.Session()
+        _session.headers["User-Agent"] = USER_AGENT
+    return _session
+
+
+@dataclass(frozen=True)
+class RewardData:
+    """A v1 ``reward`` or a v2 commission, flattened to the ``Reward`` columns."""
+
+    firstpromoter_id: int | None
+    status: str
+    amount: int
+    unit: str
+    tier: int | None
+    promoter_id: int | None
+    promoter_email: str
+    lead_id: int | None
+    lead_email: str
+    created_at: datetime.datetime | None
+    raw: dict[str, Any]
+
+    def model_fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Answer:
+    outcome: AttemptOutcome
+    url: str
+    http_status: int | None = None
+    body: str = ""
+    error: str = ""
+    rewards: tuple[RewardData, ...] = ()
+    retry_after: float | None = None
+    duration_ms: int = 0
+
+
+def build_request(config: Config, call: str, params: dict[str, Any]) -> requests.Request:
+    url = f"{config.base_url}/{call}"
+    headers = {"Accept": "application/json"}
+    if config.api_version == 1:
+        headers["X-API-KEY"] = config.api_key
+        return requests.Request("POST", url, headers=headers, params=params)
+    headers["Authorization"] = f"Bearer {config.api_key}"
+    headers["ACCOUNT-ID"] = config.account_id
+    return requests.Request("POST", url, headers=headers, json=params)
+
+
+def send(config: Config, call: str, params: dict[str, Any]) -> Answer:
+    """Make the call; every failure, including no answer at all, becomes an Answer."""
+    request = session().prepare_request(build_request(config, call, params))
+    url = f"{config.base_url}/{call}"
+    started = time.monotonic()
+    try:
+        response = session().send(request, timeout=config.timeout, allow_redirects=False)
+    except requests.Timeout:
+        return Answer(AttemptOutcome.RETRY, url, error="timed out", duration_ms=_ms(started))
+    except requests.RequestException as exc:
+        return Answer(
+            AttemptOutcome.RETRY,
+            url,
+            error=f"connection error: {type(exc).__name__}",
+            duration_ms=_ms(started),
+        )
+    answer = interpret(config.api_version, response.status_code, response.headers, response.content)
+    return replace(answer, url=url, duration_ms=_ms(started))
+
+
+def interpret(api_version: int, status: int, headers: Any, content: bytes) -> Answer:
+    """The answers table of the README, in one place."""
+    body = content[:BODY_CAP].decode("utf-8", errors="replace")
+    data = _json(content)
+    message = _message(data, body)
+
+    def answer(outcome: AttemptOutcome, error: str = "", **extra: Any) -> Answer:
+        return Answer(outcome, "", http_status=status, body=body, error=error, **extra)
+
+    if status == 204:
+        return answer(AttemptOutcome.NOT_REFERRAL)
+    if 200 <= status < 300:
+        if not isinstance(data, dict):
+            return answer(AttemptOutcome.RETRY, f"HTTP {status} with an unreadable body")
+        return answer(AttemptOutcome.TRACKED, rewards=_rewards(api_version, data))
+    if status == 409:
+        return answer(AttemptOutcome.DUPLICATE)
+    if status == 404 and isinstance(data, dict) and data.get("code") == "not_found":
+        return answer(AttemptOutcome.NOT_REFERRAL)
+    if status in (401, 403, 404, 408, 429) or status >= 500 or status < 400:
+        return answer(
+            AttemptOutcome.RETRY,
+            f"HTTP {status}: {message}" if message else f"HTTP {status}",
+            retry_after=_retry_after(headers.get("Retry-After")),
+        )
+    return answer(AttemptOutcome.REJECTED, f"HTTP {status}: {message or 'rejected'}")
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _json(content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None
+
+
+def _message(data: Any, body: str) -> str:
+    if isinstance(data, dict):
+        for key in ("message", "error", "errors"):
+            if data.get(key):
+                return str(data[key])[:1000]
+    return body.strip()[:1000]
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _rewards(api_version: int, data: dict[str, Any]) -> tuple[RewardData, ...]:
+    if api_version == 1:
+        reward = data.get("reward")
+        if not isinstance(reward, dict):
+            return ()
+        lead = _dict(data.get("lead")) or _dict(reward.get("lead"))
+        promoter = _dict(data.get("promoter"))
+        return (_reward(reward, reward.get("tier_level"), promoter, lead),)
+    lead = _dict(data.get("referral"))
+    commissions = data.get("commissions")
+    return tuple(
+        _reward(
+            item,
+            item.get("tier"),
+            _dict(_dict(item.get("promoter_campaign")).get("promoter")),
+            lead,
+        )
+        for item in (commissions if isinstance(commissions, list) else [])
+        if isinstance(item, dict)
+    )
+
+
+def _reward(
+    item: dict[str, Any], tier: Any, promoter: dict[str, Any], lead: dict[str, Any]
+) -> RewardData:
+    return RewardData(
+        firstpromoter_id=_int(item.get("id")),
+        status=_str(item.get("status"), 64),
+        amount=_int(item.get("amount")) or 0,
+        unit=_str(item.get("unit"), 32),
+        tier=_int(tier),
+        promoter_id=_int(promoter.get("id")),
+        promoter_email=_str(promoter.get("email"), 254),
+        lead_id=_int(lead.get("id")),
+        lead_email=_str(lead.get("email"), 254),
+        created_at=_datetime(item.get("created_at")),
+        raw=item,
+    )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: Any, limit: int) -> str:
+    return "" if value is None else str(value)[:limit]
+
+
+def _datetime(value: Any) -> datetime.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        return None
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, datetime.timezone.utc)
+    return parsed

@@ -1,0 +1,16 @@
+"""A shop's order, as a host project would have it."""
+
+from decimal import Decimal
+
+from django.db import models
+
+
+class Order(models.Model):
+    email = models.EmailField()
+    total = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    currency = models.CharField(max_length=3, default="USD")
+    paid = models.BooleanField(default=False)
+    referral_tid = models.CharField(max_length=100, blank=True)
+
+    def __str__(self) -> str:
+        return f"Order {self.pk}"
