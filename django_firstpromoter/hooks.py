@@ -1,0 +1,55 @@
+"""The receivers that turn a paid order into a recorded sale.
+
+Whatever goes wrong here is logged at ERROR with its traceback and swallowed:
+the host's order save or payment webhook must never fail because of us. The
+work runs in a savepoint so that a failed query of ours cannot poison the
+host's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import models, transaction
+from django.utils.module_loading import import_string
+
+from django_firstpromoter.conf import get_config, raw_settings
+from django_firstpromoter.models import Sale
+from django_firstpromoter.tracking import track_sale
+
+logger = logging.getLogger("django_firstpromoter")
+
+
+def track_order(order: models.Model) -> Sale | None:
+    """``SALE_FROM_ORDER(order)`` then ``track_sale``; None when there is nothing to track."""
+    try:
+        with transaction.atomic():
+            path = get_config().sale_from_order
+            if not path:
+                raise LookupError("FIRSTPROMOTER['SALE_FROM_ORDER'] is not set")
+            data = import_string(path)(order)
+            if data is None:
+                return None
+            return track_sale(data, order=order)
+    except Exception:
+        logger.exception("could not record a FirstPromoter sale for order %s", order.pk)
+        return None
+
+
+def on_order_paid(sender: Any, order: models.Model, **kwargs: Any) -> None:
+    track_order(order)
+
+
+def on_model_saved(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    # Connected for every model and filtered here, so that ORDER_MODEL is read
+    # when used and override_settings works like for every other key.
+    if kwargs.get("raw"):
+        return
+    try:
+        order_model = raw_settings()["ORDER_MODEL"]
+    except Exception:
+        logger.exception("FIRSTPROMOTER settings are unreadable")
+        return
+    if order_model and sender._meta.label_lower == str(order_model).lower():
+        track_order(instance)

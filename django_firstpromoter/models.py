@@ -1,0 +1,209 @@
+"""What was sold, each attempt to report it, and what FirstPromoter granted for it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.dispatch import Signal
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from django_firstpromoter import signals
+from django_firstpromoter.statuses import AttemptOutcome, DeliveryStatus
+
+if TYPE_CHECKING:
+    from django_firstpromoter.client import Answer
+
+
+class TrackedEvent(models.Model):
+    """A row that must reach one tracking endpoint exactly once.
+
+    ``delivery`` claims, sends and settles any subclass through these fields and
+    the few methods below, so refunds, cancellations and signups can reuse it.
+    While ``sending``, ``next_attempt_at`` is the end of the sender's lease.
+    """
+
+    tracking_call: ClassVar[str]
+    outcome_signals: ClassVar[dict[str, Signal]] = {}
+
+    api_version = models.PositiveSmallIntegerField(_("API version"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempt_count = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    last_error = models.TextField(_("last error"), blank=True)
+    tracked_at = models.DateTimeField(_("tracked at"), null=True, blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        abstract = True
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="fp_%(class)s_due")]
+
+    def tracking_params(self, api_version: int) -> dict[str, Any]:
+        """The call's parameters, typed the way that API version's spec declares them."""
+        raise NotImplementedError
+
+    def create_attempt(self, **fields: Any) -> None:
+        raise NotImplementedError
+
+    def store_answer(self, answer: Answer) -> None:
+        """Keep what a successful answer carries; called inside the settling transaction."""
+
+
+class Attempt(models.Model):
+    """One HTTP call. Holds the parameters sent, never the credentials."""
+
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    api_version = models.PositiveSmallIntegerField(_("API version"))
+    url = models.CharField(_("URL"), max_length=500)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=AttemptOutcome.choices)
+    error = models.TextField(_("error"), blank=True)
+    request_params = models.JSONField(_("request parameters"), default=dict)
+    response_body = models.TextField(_("response body"), blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} ({self.http_status or 'no answer'})"
+
+
+class Sale(TrackedEvent):
+    tracking_call = "sale"
+    outcome_signals = {
+        DeliveryStatus.TRACKED: signals.sale_tracked,
+        DeliveryStatus.NOT_REFERRAL: signals.sale_not_referral,
+        DeliveryStatus.FAILED: signals.sale_failed,
+    }
+
+    event_id = models.CharField(_("event id"), max_length=255, unique=True)
+    amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=6)
+    amount_minor = models.BigIntegerField(_("amount sent (minor units)"))
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+    email = models.EmailField(_("email"), blank=True)
+    uid = models.CharField(_("uid"), max_length=255, blank=True)
+    quantity = models.PositiveIntegerField(_("quantity"), null=True, blank=True)
+    plan = models.CharField(_("plan"), max_length=255, blank=True)
+    mrr = models.DecimalField(_("MRR"), max_digits=18, decimal_places=6, null=True, blank=True)
+    mrr_minor = models.BigIntegerField(_("MRR sent (minor units)"), null=True, blank=True)
+    promo_code = models.CharField(_("promo code"), max_length=255, blank=True)
+    tid = models.CharField(_("tracking id (tid)"), max_length=255, blank=True)
+    ref_id = models.CharField(_("referral id"), max_length=255, blank=True)
+    skip_email_notification = models.BooleanField(_("skip email notification"), default=False)
+    created_at = models.DateTimeField(_("sale made at"), null=True, blank=True)
+    subscription_id = models.CharField(_("subscription id"), max_length=255, blank=True)
+    start_recurring_reward_in = models.PositiveIntegerField(
+        _("start recurring reward in (days)"), null=True, blank=True
+    )
+    recurring_reward_frequency = models.PositiveIntegerField(
+        _("recurring reward frequency (days)"), null=True, blank=True
+    )
+    max_recurring = models.PositiveIntegerField(_("max recurring"), null=True, blank=True)
+    ecom_sale = models.BooleanField(_("e-commerce sale"), null=True, blank=True)
+
+    order_content_type = models.ForeignKey(
+        ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    order_object_id = models.CharField(_("order id"), max_length=64, blank=True)
+    order = GenericForeignKey("order_content_type", "order_object_id")
+
+    class Meta(TrackedEvent.Meta):
+        verbose_name = _("sale")
+        verbose_name_plural = _("sales")
+        ordering = ["-recorded_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.event_id
+
+    def tracking_params(self, api_version: int) -> dict[str, Any]:
+        if api_version == 1:
+            return self._v1_params()
+        return self._v2_params()
+
+    def _v2_params(self) -> dict[str, Any]:
+        # The v2 spec: amount and quantity integers, mrr a string, and none of
+        # the v1-only extras.
+        params: dict[str, Any] = {"event_id": self.event_id, "amount": self.amount_minor}
+        for name in ("email", "uid", "plan", "promo_code", "tid", "ref_id"):
+            if value := getattr(self, name):
+                params[name] = value
+        if self.currency:
+            params["currency"] = self.currency
+        if self.quantity is not None:
+            params["quantity"] = self.quantity
+        if self.mrr_minor is not None:
+            params["mrr"] = str(self.mrr_minor)
+        if self.skip_email_notification:
+            params["skip_email_notification"] = True
+        return params
+
+    def _v1_params(self) -> dict[str, Any]:
+        # The v1 spec declares every parameter in the query string.
+        params = {key: str(value) for key, value in self._v2_params().items()}
+        if self.skip_email_notification:
+            params["skip_email_notification"] = "true"
+        if self.created_at is not None:
+            params["created_at"] = self.created_at.isoformat()
+        if self.subscription_id:
+            params["subscription_id"] = self.subscription_id
+        for name in ("start_recurring_reward_in", "recurring_reward_frequency", "max_recurring"):
+            if (value := getattr(self, name)) is not None:
+                params[name] = str(value)
+        if self.ecom_sale is not None:
+            params["ecom_sale"] = "true" if self.ecom_sale else "false"
+        return params
+
+    def create_attempt(self, **fields: Any) -> None:
+        self.attempts.create(**fields)
+
+    def store_answer(self, answer: Answer) -> None:
+        for reward in answer.rewards:
+            fields = {**reward.model_fields(), "sale": self}
+            if reward.firstpromoter_id is None:
+                Reward.objects.create(**fields)
+            else:
+                Reward.objects.update_or_create(
+                    firstpromoter_id=reward.firstpromoter_id, defaults=fields
+                )
+
+
+class SaleAttempt(Attempt):
+    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="attempts")
+
+    class Meta(Attempt.Meta):
+        verbose_name = _("sale attempt")
+        verbose_name_plural = _("sale attempts")
+
+
+class Reward(models.Model):
+    """A v1 ``reward`` or a v2 commission, as FirstPromoter reported it."""
+
+    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="rewards")
+    firstpromoter_id = models.BigIntegerField(_("FirstPromoter id"), null=True, unique=True)
+    status = models.CharField(_("status"), max_length=64, blank=True)
+    amount = models.BigIntegerField(_("amount (minor units)"), default=0)
+    unit = models.CharField(_("unit"), max_length=32, blank=True)
+    tier = models.PositiveSmallIntegerField(_("tier"), null=True, blank=True)
+    promoter_id = models.BigIntegerField(_("promoter id"), null=True, blank=True)
+    promoter_email = models.CharField(_("promoter email"), max_length=254, blank=True)
+    lead_id = models.BigIntegerField(_("lead id"), null=True, blank=True)
+    lead_email = models.CharField(_("lead email"), max_length=254, blank=True)
+    created_at = models.DateTimeField(_("created at"), null=True, blank=True)
+    raw = models.JSONField(_("as received"), default=dict)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("reward")
+        verbose_name_plural = _("rewards")
+        ordering = ["-recorded_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.unit} → {self.promoter_email or self.promoter_id}"

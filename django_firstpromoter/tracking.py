@@ -1,0 +1,114 @@
+"""``track_sale``: check a sale, record it in the caller's transaction, send it after commit."""
+
+from __future__ import annotations
+
+import logging
+import re
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+
+from django_firstpromoter import delivery
+from django_firstpromoter.conf import get_config
+from django_firstpromoter.models import Sale
+from django_firstpromoter.money import to_minor_units
+from django_firstpromoter.sale_data import SaleData
+
+logger = logging.getLogger("django_firstpromoter")
+
+CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+STRING_FIELDS = ("email", "uid", "plan", "promo_code", "tid", "ref_id", "subscription_id")
+
+
+def track_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | None:
+    """Record ``data`` once per ``event_id`` and schedule its delivery.
+
+    Returns None, recording nothing, for a sale worth zero. Raises
+    ``ValidationError`` (keyed by field) before writing anything when the data
+    is bad, and ``ImproperlyConfigured`` when the settings are.
+    """
+    config = get_config()
+    fields = clean_sale_data(data)
+    if fields is None:
+        return None
+    if order is not None and order.pk is not None:
+        fields["order_content_type"] = ContentType.objects.get_for_model(order)
+        fields["order_object_id"] = str(order.pk)
+    sale, created = Sale.objects.get_or_create(
+        event_id=fields.pop("event_id"), defaults={**fields, "api_version": config.api_version}
+    )
+    if created and config.delivery == "on_commit":
+        transaction.on_commit(partial(send_after_commit, sale.pk))
+    return sale
+
+
+def send_after_commit(pk: int) -> None:
+    # Runs after the host's transaction has committed, inside its request: an
+    # exception here would reach the host's view, so everything is logged instead.
+    # The sale is saved and stays due, so the worker or a retry will send it.
+    try:
+        delivery.deliver(Sale, pk)
+    except Exception:
+        logger.exception("sale %s could not be sent after commit; it stays pending", pk)
+
+
+def clean_sale_data(data: SaleData) -> dict[str, Any] | None:
+    """The ``Sale`` fields for ``data``, or None for a zero sale; ValidationError otherwise."""
+    errors: dict[str, list[str]] = {}
+    fields: dict[str, Any] = {name: getattr(data, name) for name in SaleData.__dataclass_fields__}
+    for name in STRING_FIELDS:
+        fields[name] = fields[name] or ""
+
+    event_id = data.event_id
+    if not isinstance(event_id, str) or not event_id.strip():
+        errors["event_id"] = ["event_id must be a non-blank string."]
+
+    currency = data.currency
+    if not isinstance(currency, str) or not CURRENCY.match(currency):
+        errors["currency"] = ["currency must be a three-letter ISO 4217 code, e.g. 'USD'."]
+        currency = "USD"
+    fields["currency"] = currency.upper()
+
+    for name, required in (("amount", True), ("mrr", False)):
+        value = getattr(data, name)
+        if value is None and not required:
+            fields[f"{name}_minor"] = None
+            continue
+        problem = _money_problem(value)
+        if problem:
+            errors[name] = [f"{name} {problem}"]
+        else:
+            fields[f"{name}_minor"] = to_minor_units(value, fields["currency"])
+
+    if not fields["email"] and not fields["uid"]:
+        message = "Give the customer's email or uid: FirstPromoter needs one of them."
+        errors["email"] = [message]
+        errors["uid"] = [message]
+
+    if errors:
+        raise ValidationError(errors)
+    if fields["amount_minor"] == 0:
+        return None
+
+    sale = Sale(api_version=2, **fields)
+    try:
+        sale.full_clean(validate_unique=False, exclude=["api_version"])
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict) from None
+    return fields
+
+
+def _money_problem(value: Any) -> str | None:
+    if isinstance(value, float):
+        return "must be a Decimal or an int, not a float: floats lose cents."
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+        return f"must be a Decimal or an int, not {type(value).__name__}."
+    if isinstance(value, Decimal) and not value.is_finite():
+        return "must be a finite number."
+    if value < 0:
+        return "must not be negative."
+    return None
