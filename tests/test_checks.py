@@ -1,0 +1,212 @@
+"""``manage.py check``: each settings mistake has its id and a hint, and no secret leaks."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from django.core import checks as django_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from django_firstpromoter import checks
+from tests.conftest import BASE, firstpromoter
+from tests.shop.firstpromoter import sale_from_order
+from tests.shop.models import Order
+
+SECRET = "sk_live_do-not-print-me"
+
+
+def without(*keys: str, **overrides: Any) -> dict[str, Any]:
+    """The test settings minus ``keys``, plus ``overrides``."""
+    return {**{k: v for k, v in BASE.items() if k not in keys}, **overrides}
+
+
+def messages(setting: Any) -> list[django_checks.CheckMessage]:
+    with override_settings(FIRSTPROMOTER=setting):
+        return checks.check_settings()
+
+
+def ids(setting: Any) -> set[str]:
+    return {message.id for message in messages(setting) if message.id}
+
+
+def test_good_settings_give_no_messages() -> None:
+    assert checks.check_settings() == []
+    with firstpromoter():
+        assert checks.check_settings() == []
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        without("ACCOUNT_ID", API_VERSION=1),
+        without("ORDER_MODEL", "SALE_FROM_ORDER"),
+        {"API_KEY": "k", "ACCOUNT_ID": "a"},
+        without(DELIVERY="worker", BASE_URL="https://example.com/track", TIMEOUT=3),
+    ],
+    ids=["v1-without-account-id", "no-order-model", "minimal-v2", "every-optional-key"],
+)
+def test_valid_variants_give_no_messages(setting: dict[str, Any]) -> None:
+    assert messages(setting) == []
+
+
+CASES = [
+    ("E001", without("API_KEY")),
+    ("E001", without(API_KEY="")),
+    ("E001", without(API_KEY=None)),
+    ("E002", without("ACCOUNT_ID")),
+    ("E002", without(ACCOUNT_ID="", API_VERSION=2)),
+    ("E003", without(API_VERSION=3)),
+    ("E003", without(API_VERSION="2")),
+    ("E004", without(DELIVERY="celery")),
+    ("E004", without(DELIVERY="")),
+    ("E005", without(ORDER_MODEL="shop.Invoice")),
+    ("E005", without(ORDER_MODEL="billing.Order")),
+    ("E005", without(ORDER_MODEL="Order")),
+    ("E005", without(ORDER_MODEL=Order)),
+    ("E006", without(SALE_FROM_ORDER="tests.shop.firstpromoter.missing")),
+    ("E006", without(SALE_FROM_ORDER="no_such_module.sale_from_order")),
+    ("E006", without(SALE_FROM_ORDER="sale_from_order")),
+    ("E006", without(SALE_FROM_ORDER="tests.conftest.V2_URL")),
+    ("E006", without(SALE_FROM_ORDER=sale_from_order)),
+    ("E007", "test-api-key"),
+    ("E007", ["API_KEY", "test-api-key"]),
+    ("E007", ("API_KEY",)),
+    ("E008", without("SALE_FROM_ORDER")),
+    ("E008", without(SALE_FROM_ORDER="")),
+    ("W001", without(RETRIES=3)),
+]
+
+
+@pytest.mark.parametrize(("code", "setting"), CASES)
+def test_each_mistake_has_its_own_id_and_a_hint(code: str, setting: Any) -> None:
+    found = messages(setting)
+
+    assert [message.id for message in found] == [f"firstpromoter.{code}"]
+    (message,) = found
+    assert message.hint
+    assert message.msg
+    expected_level = django_checks.WARNING if code.startswith("W") else django_checks.ERROR
+    assert message.level == expected_level
+
+
+def test_several_mistakes_are_all_reported() -> None:
+    setting = {"API_VERSION": 2, "DELIVERY": "celery", "ORDER_MODEL": "shop.Nope", "TYPO": 1}
+    assert ids(setting) == {
+        "firstpromoter.E001",
+        "firstpromoter.E002",
+        "firstpromoter.E004",
+        "firstpromoter.E005",
+        "firstpromoter.E008",
+        "firstpromoter.W001",
+    }
+
+
+def test_messages_name_the_offending_value() -> None:
+    (version,) = messages(without(API_VERSION=3))
+    assert "3" in version.msg
+    (delivery,) = messages(without(DELIVERY="celery"))
+    assert "celery" in delivery.msg
+    (model,) = messages(without(ORDER_MODEL="shop.Invoice"))
+    assert "shop.Invoice" in model.msg
+    (adapter,) = messages(without(SALE_FROM_ORDER="tests.shop.firstpromoter.missing"))
+    assert "SALE_FROM_ORDER" in adapter.msg and '"missing"' in adapter.msg
+    (not_callable,) = messages(without(SALE_FROM_ORDER="tests.conftest.V2_URL"))
+    assert "tests.conftest.V2_URL" in not_callable.msg
+
+
+def test_unknown_keys_are_named_and_known_keys_listed() -> None:
+    (warning,) = messages(without(RETRIES=3, MAX_ATTEMPT=5))
+    assert "MAX_ATTEMPT" in warning.msg and "RETRIES" in warning.msg
+    assert warning.hint is not None
+    assert "MAX_ATTEMPTS" in warning.hint and "SALE_FROM_ORDER" in warning.hint
+
+
+def test_a_lower_case_key_is_unknown_and_the_real_one_missing() -> None:
+    assert ids(without("API_KEY", api_key=SECRET)) == {"firstpromoter.E001", "firstpromoter.W001"}
+
+
+def test_the_check_is_registered_with_django() -> None:
+    with override_settings(FIRSTPROMOTER=without("API_KEY")):
+        found = django_checks.run_checks(tags=["firstpromoter"])
+    assert [message.id for message in found] == ["firstpromoter.E001"]
+
+
+# manage.py check
+
+
+def run_check(**options: Any) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("check", stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()
+
+
+def test_manage_py_check_passes_with_good_settings() -> None:
+    out, err = run_check()
+    assert "no issues" in out
+    assert "firstpromoter" not in out + err
+
+
+@pytest.mark.parametrize(("code", "setting"), [case for case in CASES if case[0] != "W001"])
+def test_manage_py_check_fails_on_an_error(code: str, setting: Any) -> None:
+    with override_settings(FIRSTPROMOTER=setting), pytest.raises(SystemCheckError) as failed:
+        run_check()
+    assert f"firstpromoter.{code}" in str(failed.value)
+    assert "HINT:" in str(failed.value)
+
+
+def test_manage_py_check_warns_but_passes_on_an_unknown_key() -> None:
+    with override_settings(FIRSTPROMOTER=without(RETRIES=3)):
+        _, err = run_check()
+        assert "firstpromoter.W001" in err
+        with pytest.raises(SystemCheckError):
+            run_check(fail_level="WARNING")
+
+
+# The API key is never printed
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        without(API_KEY=SECRET, ACCOUNT_ID=""),
+        without(API_KEY=SECRET, API_VERSION=3),
+        without(API_KEY=SECRET, DELIVERY="celery"),
+        without(API_KEY=SECRET, ORDER_MODEL="shop.Invoice"),
+        without(API_KEY=SECRET, SALE_FROM_ORDER="tests.shop.firstpromoter.missing"),
+        without("SALE_FROM_ORDER", API_KEY=SECRET),
+        without("API_KEY", api_key=SECRET, API_KEYS=SECRET),
+        SECRET,
+        [SECRET],
+    ],
+    ids=["E002", "E003", "E004", "E005", "E006", "E008", "W001", "E007-str", "E007-list"],
+)
+def test_messages_never_contain_the_api_key(setting: Any) -> None:
+    found = messages(setting)
+    assert found
+    for message in found:
+        assert SECRET not in f"{message.msg} {message.hint}"
+    with override_settings(FIRSTPROMOTER=setting):
+        try:
+            out, err = run_check()
+        except SystemCheckError as exc:
+            out, err = str(exc), ""
+    assert "firstpromoter." in out + err
+    assert SECRET not in out + err
+
+
+@pytest.mark.parametrize("key", ["TIMEOUT", "MAX_ATTEMPTS", "RETRY_BACKOFF"])
+@pytest.mark.parametrize("value", ["ten", 0, -5, True])
+def test_e009_numbers_must_be_positive(key, value):
+    with firstpromoter(**{key: value}):
+        messages = checks.check_settings()
+    assert [m.id for m in messages] == ["firstpromoter.E009"]
+    assert key in messages[0].msg and messages[0].hint
+
+
+def test_e003_true_is_not_a_version():
+    with firstpromoter(API_VERSION=True):
+        assert [m.id for m in checks.check_settings()] == ["firstpromoter.E003"]
