@@ -1,0 +1,398 @@
+"""Sales and rewards for an operator: inspect, retry, skip.
+
+Everything FirstPromoter sent back goes through ``format_html``/auto-escaping:
+a promoter called ``<script>`` is shown, never run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from django_firstpromoter.conf import get_config
+from django_firstpromoter.delivery import deliver
+from django_firstpromoter.models import Reward, Sale, SaleAttempt
+from django_firstpromoter.money import minor_unit_factor
+from django_firstpromoter.statuses import DeliveryStatus
+
+BADGE_COLOURS: dict[str, str] = {
+    DeliveryStatus.PENDING: "#b58105",
+    DeliveryStatus.SENDING: "#2185d0",
+    DeliveryStatus.TRACKED: "#21ba45",
+    DeliveryStatus.NOT_REFERRAL: "#767676",
+    DeliveryStatus.FAILED: "#db2828",
+    DeliveryStatus.IGNORED: "#a0a0a0",
+}
+RETRYABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.IGNORED)
+IGNORABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
+
+
+def pretty_json(text: str) -> str:
+    """Indented JSON when the text is JSON; escaped by the caller either way."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SaleAttemptInline(ReadOnlyInline):
+    model = SaleAttempt
+    readonly_fields = (
+        "started_at",
+        "api_version",
+        "http_status",
+        "outcome",
+        "duration_ms",
+        "error",
+        "body",
+    )
+    fields = readonly_fields
+
+    @admin.display(description=_("response"))
+    def body(self, attempt: SaleAttempt) -> str:
+        return format_html(
+            "<pre style='max-height:12em;overflow:auto'>{}</pre>",
+            pretty_json(attempt.response_body),
+        )
+
+
+class RewardInline(ReadOnlyInline):
+    model = Reward
+    readonly_fields = (
+        "firstpromoter_id",
+        "status",
+        "amount_display",
+        "tier",
+        "promoter_email",
+        "lead_email",
+    )
+    fields = readonly_fields
+
+    @admin.display(description=_("amount"))
+    def amount_display(self, reward: Reward) -> str:
+        return reward_amount(reward)
+
+
+def reward_amount(reward: Reward) -> str:
+    return format_amount(reward.amount, reward.unit, reward.sale.currency)
+
+
+def format_amount(amount: int, unit: str, currency: str) -> str:
+    """Cash rewards come in the sale currency's minor units; other units (points,
+    credits) are whole numbers of that unit."""
+    if unit != "cash":
+        return f"{amount} {unit}"
+    factor = minor_unit_factor(currency)
+    major = Decimal(amount) / factor
+    return f"{major:.{2 if factor == 100 else 0}f} {currency}"
+
+
+@admin.register(Sale)
+class SaleAdmin(admin.ModelAdmin):
+    list_display = [
+        "event_id",
+        "customer",
+        "amount_display",
+        "status_badge",
+        "attempt_count",
+        "reward_total",
+        "promoter",
+        "recorded_at",
+    ]
+    list_filter = ["status", "api_version", "recorded_at"]
+    search_fields = ["event_id", "email", "uid", "rewards__promoter_email"]
+    date_hierarchy = "recorded_at"
+    actions = ["retry_sales", "ignore_sales"]
+    inlines = [RewardInline, SaleAttemptInline]
+    readonly_fields = [
+        "event_id",
+        "status_badge",
+        "amount_display",
+        "amount_minor",
+        "mrr",
+        "mrr_minor",
+        "email",
+        "uid",
+        "quantity",
+        "plan",
+        "promo_code",
+        "tid",
+        "ref_id",
+        "skip_email_notification",
+        "created_at",
+        "subscription_id",
+        "start_recurring_reward_in",
+        "recurring_reward_frequency",
+        "max_recurring",
+        "ecom_sale",
+        "api_version",
+        "attempt_count",
+        "next_attempt_at",
+        "last_error",
+        "tracked_at",
+        "recorded_at",
+        "updated_at",
+        "order_link",
+        "last_response",
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "event_id",
+                    "status_badge",
+                    "order_link",
+                    "amount_display",
+                    "email",
+                    "uid",
+                    "last_error",
+                ]
+            },
+        ),
+        (
+            _("Delivery"),
+            {
+                "fields": [
+                    "api_version",
+                    "attempt_count",
+                    "next_attempt_at",
+                    "tracked_at",
+                    "recorded_at",
+                    "updated_at",
+                    "last_response",
+                ]
+            },
+        ),
+        (
+            _("Sent to FirstPromoter"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "amount_minor",
+                    "mrr",
+                    "mrr_minor",
+                    "quantity",
+                    "plan",
+                    "promo_code",
+                    "tid",
+                    "ref_id",
+                    "skip_email_notification",
+                    "created_at",
+                    "subscription_id",
+                    "start_recurring_reward_in",
+                    "recurring_reward_frequency",
+                    "max_recurring",
+                    "ecom_sale",
+                ],
+            },
+        ),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Sale]:
+        return super().get_queryset(request).prefetch_related("rewards")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Sales come from paid orders; one typed in by hand would be sent as real money.
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Sale | None = None) -> bool:
+        # The change permission is what the actions need; a sale's own page stays
+        # read-only, so a stale form can never overwrite what a sender just wrote.
+        return obj is None and super().has_change_permission(request, obj)
+
+    @admin.display(description=_("customer"))
+    def customer(self, sale: Sale) -> str:
+        return sale.email or sale.uid
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_display(self, sale: Sale) -> str:
+        # As many decimals as the currency has (19.90 USD, 500 JPY), more only if stored.
+        places = 2 if minor_unit_factor(sale.currency) == 100 else 0
+        amount = sale.amount.normalize()
+        if -amount.as_tuple().exponent < places:  # type: ignore[operator]
+            amount = amount.quantize(Decimal(1).scaleb(-places))
+        return f"{amount:f} {sale.currency}"
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, sale: Sale) -> str:
+        return format_html(
+            '<span class="fp-status fp-status-{}" style="background:{};color:#fff;'
+            'padding:2px 8px;border-radius:8px;white-space:nowrap">{}</span>',
+            sale.status,
+            BADGE_COLOURS.get(sale.status, "#767676"),
+            sale.get_status_display(),
+        )
+
+    @admin.display(description=_("rewards"))
+    def reward_total(self, sale: Sale) -> str:
+        totals: Counter[str] = Counter()
+        for reward in sale.rewards.all():
+            totals[reward.unit] += reward.amount
+        if not totals:
+            return "—"
+        return ", ".join(
+            format_amount(amount, unit, sale.currency) for unit, amount in sorted(totals.items())
+        )
+
+    @admin.display(description=_("promoter"))
+    def promoter(self, sale: Sale) -> str:
+        emails = {reward.promoter_email for reward in sale.rewards.all() if reward.promoter_email}
+        return ", ".join(sorted(emails)) or "—"
+
+    @admin.display(description=_("order"))
+    def order_link(self, sale: Sale) -> str:
+        if sale.order_content_type is None:
+            return "—"
+        order = sale.order
+        if order is None:
+            return f"#{sale.order_object_id} (deleted)"
+        label = str(order)
+        ct = sale.order_content_type
+        try:
+            url = reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[sale.order_object_id])
+        except NoReverseMatch:
+            return label
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    @admin.display(description=_("last response"))
+    def last_response(self, sale: Sale) -> str:
+        attempt = sale.attempts.first()
+        if attempt is None:
+            return "—"
+        return format_html("<pre>{}</pre>", pretty_json(attempt.response_body) or "(empty)")
+
+    @admin.action(description=_("Retry now"), permissions=["change"])
+    def retry_sales(self, request: HttpRequest, queryset: QuerySet[Sale]) -> None:
+        try:
+            config = get_config()
+        except ImproperlyConfigured as exc:
+            self.message_user(request, _("Nothing was sent: %s") % exc, messages.ERROR)
+            return
+        chosen = list(queryset.values_list("pk", "status"))
+        retry = [pk for pk, status in chosen if status in RETRYABLE]
+        left = len(chosen) - len(retry)
+        Sale.objects.filter(pk__in=retry, status__in=RETRYABLE).update(
+            status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), updated_at=timezone.now()
+        )
+        results: Counter[str] = Counter()
+        for pk in retry:
+            status = deliver(Sale, pk, config)
+            if status is not None:
+                results[status] += 1
+        self.message_user(request, retry_message(results, left), messages.SUCCESS)
+
+    @admin.action(description=_("Don't send"), permissions=["change"])
+    def ignore_sales(self, request: HttpRequest, queryset: QuerySet[Sale]) -> None:
+        total = queryset.count()
+        ignored = queryset.filter(status__in=IGNORABLE).update(
+            status=DeliveryStatus.IGNORED, updated_at=timezone.now()
+        )
+        text = (
+            ngettext("%d sale will not be sent.", "%d sales will not be sent.", ignored) % ignored
+        )
+        if total > ignored:
+            text += " " + ngettext(
+                "%d was left alone: it is already sent or being sent.",
+                "%d were left alone: they are already sent or being sent.",
+                total - ignored,
+            ) % (total - ignored)
+        self.message_user(request, text, messages.SUCCESS)
+
+
+def retry_message(results: Counter[str], left_alone: int) -> str:
+    sent = sum(results.values())
+    parts = [ngettext("%d sale sent", "%d sales sent", sent) % sent]
+    if sent:
+        labels = dict(DeliveryStatus.choices)
+        parts[0] += ": " + ", ".join(
+            f"{count} {str(labels[status]).lower()}" for status, count in sorted(results.items())
+        )
+    if left_alone:
+        parts.append(
+            ngettext(
+                "%d left alone: it is tracked, not a referral or being sent.",
+                "%d left alone: they are tracked, not referrals or being sent.",
+                left_alone,
+            )
+            % left_alone
+        )
+    return ". ".join(parts) + "."
+
+
+@admin.register(Reward)
+class RewardAdmin(admin.ModelAdmin):
+    list_display = [
+        "firstpromoter_id",
+        "promoter_email",
+        "amount_display",
+        "status",
+        "tier",
+        "sale_link",
+        "created_at",
+    ]
+    list_filter = ["status", "unit"]
+    search_fields = ["promoter_email", "lead_email"]
+    list_select_related = ["sale"]
+    readonly_fields = (
+        "firstpromoter_id",
+        "sale_link",
+        "promoter_id",
+        "promoter_email",
+        "amount_display",
+        "status",
+        "tier",
+        "unit",
+        "lead_id",
+        "lead_email",
+        "created_at",
+        "recorded_at",
+        "raw_json",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_display(self, reward: Reward) -> str:
+        return reward_amount(reward)
+
+    @admin.display(description=_("sale"))
+    def sale_link(self, reward: Reward) -> str:
+        url = reverse("admin:django_firstpromoter_sale_change", args=[reward.sale_id])
+        return format_html('<a href="{}">{}</a>', url, reward.sale.event_id)
+
+    @admin.display(description=_("as received"))
+    def raw_json(self, reward: Reward) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(reward.raw, indent=2, ensure_ascii=False))
