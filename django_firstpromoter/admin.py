@@ -12,8 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
