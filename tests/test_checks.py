@@ -138,18 +138,22 @@ def test_the_check_is_registered_with_django() -> None:
 # manage.py check
 
 
+# manage.py check runs the model checks too, and on Django 6.1 JSONField's asks
+# SQLite whether it supports JSON: these tests need the database.
 def run_check(**options: Any) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
     call_command("check", stdout=out, stderr=err, **options)
     return out.getvalue(), err.getvalue()
 
 
+@pytest.mark.django_db
 def test_manage_py_check_passes_with_good_settings() -> None:
     out, err = run_check()
     assert "no issues" in out
     assert "firstpromoter" not in out + err
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize(("code", "setting"), [case for case in CASES if case[0] != "W001"])
 def test_manage_py_check_fails_on_an_error(code: str, setting: Any) -> None:
     with override_settings(FIRSTPROMOTER=setting), pytest.raises(SystemCheckError) as failed:
@@ -158,6 +162,7 @@ def test_manage_py_check_fails_on_an_error(code: str, setting: Any) -> None:
     assert "HINT:" in str(failed.value)
 
 
+@pytest.mark.django_db
 def test_manage_py_check_warns_but_passes_on_an_unknown_key() -> None:
     with override_settings(FIRSTPROMOTER=without(RETRIES=3)):
         _, err = run_check()
@@ -169,6 +174,7 @@ def test_manage_py_check_warns_but_passes_on_an_unknown_key() -> None:
 # The API key is never printed
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "setting",
     [
