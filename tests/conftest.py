@@ -10,6 +10,8 @@ import responses
 from django.test import override_settings
 from openapi_core import OpenAPI
 
+from django_firstpromoter.sandbox import Sandbox
+
 SPECS = Path(__file__).parent / "specs"
 V2_URL = "https://api.firstpromoter.com/api/v2/track/sale"
 V1_URL = "https://firstpromoter.com/api/v1/track/sale"
@@ -40,6 +42,19 @@ def sale_url(api_version: int) -> str:
 def mocked() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         yield rsps
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A bare sandbox on a free port; Django's settings are left alone."""
+    with Sandbox() as running:
+        yield running
+
+
+@pytest.fixture(params=[2, 1], ids=["v2", "v1"])
+def version(request: pytest.FixtureRequest) -> int:
+    value: int = request.param
+    return value
 
 
 @pytest.fixture(scope="session")

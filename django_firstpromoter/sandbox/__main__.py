@@ -1,0 +1,3 @@
+from django_firstpromoter.sandbox.cli import main
+
+main()

@@ -1,0 +1,222 @@
+"""Faults on demand: slow, failing, hanging, forgetful and rate-limited FirstPromoters."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+import requests
+
+from django_firstpromoter.sandbox import Faults, Sandbox
+from django_firstpromoter.sandbox import server as sandbox_server
+from tests.test_sandbox import call, click, sale
+
+
+def referred_sale(sandbox: Sandbox, event_id: str = "evt-1") -> dict[str, object]:
+    return sale(event_id, email="buyer@example.com", tid=click(sandbox))
+
+
+def test_latency_slows_every_tracking_call(sandbox, version):
+    sandbox.faults.latency_ms = 150
+
+    started = time.monotonic()
+    response = call(sandbox, version, "sale", referred_sale(sandbox))
+
+    assert response.status_code == 200
+    assert time.monotonic() - started >= 0.15
+
+
+def test_error_rate_answers_500_and_records_nothing(sandbox, version):
+    sandbox.faults.error_rate = 1.0
+
+    response = call(sandbox, version, "sale", referred_sale(sandbox))
+
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal server error."}
+    assert sandbox.sales == []
+    assert [(r.status, r.fault) for r in sandbox.requests] == [(500, "error")]
+
+
+def test_timeout_rate_holds_the_call_past_the_clients_timeout(sandbox, version):
+    sandbox.faults.update({"timeout_rate": 1.0, "hold_seconds": 10})
+
+    with pytest.raises(requests.ReadTimeout):
+        call(sandbox, version, "sale", referred_sale(sandbox), timeout=0.3)
+
+    assert sandbox.sales == []
+    [request] = sandbox.requests
+    assert request.status is None
+    started = time.monotonic()
+    sandbox.stop()
+    assert time.monotonic() - started < 2, "stopping must not wait for held calls"
+
+
+def test_after_the_hold_the_connection_closes_without_an_answer(sandbox, version):
+    sandbox.faults.update({"timeout_rate": 1.0, "hold_seconds": 0.1})
+
+    with pytest.raises(requests.ConnectionError):
+        call(sandbox, version, "sale", referred_sale(sandbox))
+
+    assert sandbox.sales == []
+    assert [(r.status, r.fault) for r in sandbox.requests] == [(None, "timeout")]
+
+
+def test_lost_rate_records_the_sale_but_drops_the_answer(sandbox, version):
+    sandbox.faults.lost_rate = 1.0
+    params = referred_sale(sandbox)
+
+    with pytest.raises(requests.ConnectionError):
+        call(sandbox, version, "sale", params)
+    sandbox.faults.lost_rate = 0
+    retry = call(sandbox, version, "sale", params)
+
+    assert retry.status_code == 409
+    assert [s.event_id for s in sandbox.sales] == ["evt-1"]
+    assert [(r.status, r.fault) for r in sandbox.requests] == [(None, "lost"), (409, "")]
+
+
+def test_rate_limit_answers_429_with_retry_after_until_the_minute_is_over(sandbox, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(sandbox_server.time, "monotonic", lambda: clock[0])
+    sandbox.faults.rate_limit = 2
+
+    answers = [call(sandbox, 2, "sale", sale(f"e{n}", email="x@example.com")) for n in range(3)]
+    clock[0] += 45
+    still_limited = call(sandbox, 2, "sale", sale("e4", email="x@example.com"))
+    clock[0] += 15
+    admitted = call(sandbox, 2, "sale", sale("e5", email="x@example.com"))
+
+    assert [a.status_code for a in answers] == [404, 404, 429]
+    assert answers[2].headers["Retry-After"] == "60"
+    assert answers[2].json() == {"message": "Too many requests."}
+    assert still_limited.status_code == 429
+    assert still_limited.headers["Retry-After"] == "15"
+    assert admitted.status_code == 404
+    assert [r.fault for r in sandbox.requests] == ["", "", "rate_limit", "rate_limit", ""]
+
+
+def test_faults_touch_only_the_tracking_api(sandbox):
+    sandbox.faults.update({"error_rate": 1, "lost_rate": 1, "rate_limit": 1, "latency_ms": 0})
+
+    assert requests.get(f"{sandbox.url}/click?ref=bob", timeout=5).status_code == 200
+    assert requests.get(sandbox.url, timeout=5).status_code == 200
+    assert requests.get(f"{sandbox.url}/api/state", timeout=5).status_code == 200
+
+
+def outcomes(sandbox: Sandbox, count: int = 30) -> list[int]:
+    return [
+        call(sandbox, 2, "sale", sale(f"e{n}", email="x@example.com")).status_code
+        for n in range(count)
+    ]
+
+
+def test_a_seed_makes_random_faults_repeatable():
+    with Sandbox(seed=7, faults=Faults(error_rate=0.5)) as first:
+        first_run = outcomes(first)
+        first.reset()
+        after_reset = outcomes(first)
+    with Sandbox(seed=7, faults=Faults(error_rate=0.5)) as second:
+        second_run = outcomes(second)
+
+    assert set(first_run) == {404, 500}
+    assert first_run == after_reset == second_run
+
+
+def test_the_dashboard_and_state_show_the_faults(sandbox):
+    sandbox.faults.update({"timeout_rate": 0.1, "rate_limit": 100})
+
+    assert requests.get(f"{sandbox.url}/api/state", timeout=5).json()["faults"] == {
+        "latency_ms": 0.0,
+        "error_rate": 0.0,
+        "timeout_rate": 0.1,
+        "lost_rate": 0.0,
+        "rate_limit": 100,
+        "hold_seconds": 30.0,
+    }
+    assert "Faults: timeout_rate 0.1, rate_limit 100." in requests.get(sandbox.url, timeout=5).text
+
+
+def test_post_api_faults_sets_them_at_runtime(sandbox):
+    response = requests.post(f"{sandbox.url}/api/faults", json={"error_rate": 1}, timeout=5)
+
+    assert response.status_code == 200
+    assert response.json()["error_rate"] == 1.0
+    assert call(sandbox, 2, "sale", sale(email="x@example.com")).status_code == 500
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"error_rate": 1, "lost_rate": 2}, "lost_rate must be between 0 and 1, not 2"),
+        ({"error_rate": 1, "typo_rate": 1}, "there is no fault named 'typo_rate'"),
+        ([1], "send a JSON object of faults"),
+        ("not json", "Expecting value"),
+    ],
+)
+def test_post_api_faults_refuses_mistakes_and_changes_nothing(sandbox, body, message):
+    if isinstance(body, str):
+        response = requests.post(f"{sandbox.url}/api/faults", data=body, timeout=5)
+    else:
+        response = requests.post(f"{sandbox.url}/api/faults", json=body, timeout=5)
+
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+    assert sandbox.faults == Faults()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("error_rate", 1.5, "error_rate must be between 0 and 1, not 1.5"),
+        ("lost_rate", -0.1, "between 0 and 1"),
+        ("timeout_rate", "often", "timeout_rate must be a number, not 'often'"),
+        ("error_rate", True, "must be a number, not True"),
+        ("error_rate", None, "must be a number, not None"),
+        ("latency_ms", -1, "latency_ms must not be negative"),
+        ("latency_ms", math.inf, "must be a finite number"),
+        ("rate_limit", 1.5, "rate_limit must be a whole number"),
+        ("hold_seconds", math.nan, "must be a finite number"),
+    ],
+)
+def test_faults_are_checked_however_they_are_set(name, value, message):
+    faults = Faults()
+
+    with pytest.raises(ValueError, match=message):
+        setattr(faults, name, value)
+    with pytest.raises(ValueError, match=message):
+        Faults(**{name: value})
+
+
+def test_faults_take_numbers_written_as_text_and_refuse_unknown_names():
+    faults = Faults()
+
+    faults.update({"error_rate": "0.5", "rate_limit": "60.0"})
+
+    assert (faults.error_rate, faults.rate_limit) == (0.5, 60)
+    with pytest.raises(AttributeError, match="no fault named 'eror_rate'"):
+        faults.eror_rate = 1
+
+
+def test_a_reset_during_a_held_call_forgets_it(sandbox):
+    sandbox.faults.update({"timeout_rate": 1.0, "hold_seconds": 0.3})
+    dropped: list[Exception] = []
+
+    def send() -> None:
+        try:
+            call(sandbox, 2, "sale", {})
+        except requests.ConnectionError as exc:
+            dropped.append(exc)
+
+    held = threading.Thread(target=send)
+    held.start()
+    while not sandbox.requests:
+        time.sleep(0.01)
+
+    sandbox.reset()
+    held.join()
+
+    assert len(dropped) == 1
+    assert sandbox.requests == []
+    assert sandbox.faults.timeout_rate == 0
