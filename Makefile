@@ -24,7 +24,9 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/python -m django --version
-	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+	# coverage starts before pytest, so the package imported by our pytest plugin is counted.
+	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/coverage report
 
 clean:
 	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .coverage
