@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY": "on_commit",
     "ORDER_MODEL": None,
     "SALE_FROM_ORDER": None,
+    "CID": None,
 }
 
 

@@ -13,4 +13,5 @@ def sale_from_order(order: Order) -> SaleData | None:
         currency=order.currency,
         email=order.email,
         tid=order.referral_tid,
+        ref_id=order.referral_ref_id,
     )

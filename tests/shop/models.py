@@ -11,6 +11,7 @@ class Order(models.Model):
     currency = models.CharField(max_length=3, default="USD")
     paid = models.BooleanField(default=False)
     referral_tid = models.CharField(max_length=100, blank=True)
+    referral_ref_id = models.CharField(max_length=255, blank=True)
 
     def __str__(self) -> str:
         return f"Order {self.pk}"
