@@ -128,37 +128,9 @@ class SaleAdmin(admin.ModelAdmin):
     date_hierarchy = "recorded_at"
     actions = ["retry_sales", "ignore_sales"]
     inlines = [RewardInline, SaleAttemptInline]
-    readonly_fields = [
-        "event_id",
-        "status_badge",
-        "amount_display",
-        "amount_minor",
-        "mrr",
-        "mrr_minor",
-        "email",
-        "uid",
-        "quantity",
-        "plan",
-        "promo_code",
-        "tid",
-        "ref_id",
-        "skip_email_notification",
-        "created_at",
-        "subscription_id",
-        "start_recurring_reward_in",
-        "recurring_reward_frequency",
-        "max_recurring",
-        "ecom_sale",
-        "api_version",
-        "attempt_count",
-        "next_attempt_at",
-        "last_error",
-        "tracked_at",
-        "recorded_at",
-        "updated_at",
-        "order_link",
-        "last_response",
-    ]
+    # The page is view-only (see has_change_permission), so every model field shows
+    # read-only already; these are the computed ones the fieldsets use.
+    readonly_fields = ["status_badge", "amount_display", "order_link", "last_response"]
     fieldsets = [
         (
             None,
