@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from django_firstpromoter.conf import get_config
-from django_firstpromoter.delivery import deliver
+from django_firstpromoter.delivery import deliver_each
 from django_firstpromoter.models import Reward, Sale, SaleAttempt
 from django_firstpromoter.money import minor_unit_factor
 from django_firstpromoter.statuses import DeliveryStatus
@@ -268,14 +268,11 @@ class SaleAdmin(admin.ModelAdmin):
         chosen = list(queryset.values_list("pk", "status"))
         retry = [pk for pk, status in chosen if status in RETRYABLE]
         left = len(chosen) - len(retry)
+        now = timezone.now()
         Sale.objects.filter(pk__in=retry, status__in=RETRYABLE).update(
-            status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), updated_at=timezone.now()
+            status=DeliveryStatus.PENDING, next_attempt_at=now, updated_at=now
         )
-        results: Counter[str] = Counter()
-        for pk in retry:
-            status = deliver(Sale, pk, config)
-            if status is not None:
-                results[status] += 1
+        results = deliver_each(Sale, retry, config)
         self.message_user(request, retry_message(results, left), messages.SUCCESS)
 
     @admin.action(description=_("Don't send"), permissions=["change"])

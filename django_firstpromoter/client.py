@@ -69,8 +69,13 @@ class Answer:
     duration_ms: int = 0
 
 
+def endpoint(config: Config, call: str) -> str:
+    """The call's URL, without parameters: what an attempt records."""
+    return f"{config.base_url}/{call}"
+
+
 def build_request(config: Config, call: str, params: dict[str, Any]) -> requests.Request:
-    url = f"{config.base_url}/{call}"
+    url = endpoint(config, call)
     headers = {"Accept": "application/json"}
     if config.api_version == 1:
         headers["X-API-KEY"] = config.api_key
@@ -83,7 +88,7 @@ def build_request(config: Config, call: str, params: dict[str, Any]) -> requests
 def send(config: Config, call: str, params: dict[str, Any]) -> Answer:
     """Make the call; every failure, including no answer at all, becomes an Answer."""
     request = session().prepare_request(build_request(config, call, params))
-    url = f"{config.base_url}/{call}"
+    url = endpoint(config, call)
     started = time.monotonic()
     try:
         response = session().send(request, timeout=config.timeout, allow_redirects=False)

@@ -55,8 +55,9 @@ def due(model: type[TrackedEvent], now: datetime.datetime | None = None):  # typ
     )
 
 
-def claim(model: type[TrackedEvent], pk: int, config: Config) -> int | None:
-    """Take the record for one send; the attempt number, or None if it is not ours to send."""
+def claim(model: type[TrackedEvent], pk: int, config: Config) -> TrackedEvent | None:
+    """Take the record for one send; the record as claimed (its ``attempt_count`` is this
+    attempt's number), or None if it is not ours to send."""
     now = timezone.now()
     claimed = (
         due(model, now)
@@ -70,8 +71,7 @@ def claim(model: type[TrackedEvent], pk: int, config: Config) -> int | None:
     )
     if not claimed:
         return None
-    attempt: int = model._default_manager.values_list("attempt_count", flat=True).get(pk=pk)
-    return attempt
+    return model._default_manager.get(pk=pk)
 
 
 def deliver(model: type[TrackedEvent], pk: int, config: Config | None = None) -> str | None:
@@ -81,14 +81,13 @@ def deliver(model: type[TrackedEvent], pk: int, config: Config | None = None) ->
     turned into a failed attempt, and the record waits until it is fixed.
     """
     config = config or get_config()
-    attempt = claim(model, pk, config)
-    if attempt is None:
+    record = claim(model, pk, config)
+    if record is None:
         return None
-    record = model._default_manager.get(pk=pk)
     params = record.tracking_params(config.api_version)
     started_at = timezone.now()
     answer = client.send(config, record.tracking_call, params)
-    return settle(record, attempt, answer, params, started_at, config)
+    return settle(record, record.attempt_count, answer, params, started_at, config)
 
 
 def settle(
@@ -155,8 +154,14 @@ def deliver_due(
     """Send every record due now, oldest first; how many ended in each status."""
     config = config or get_config()
     pks = due(model).order_by("next_attempt_at", "pk").values_list("pk", flat=True)
+    return deliver_each(model, list(pks[:limit] if limit else pks), config)
+
+
+def deliver_each(model: type[TrackedEvent], pks: list[int], config: Config) -> Counter[str]:
+    """``deliver`` each record in turn; how many ended in each status (records another
+    sender had, or that were not due, are not counted)."""
     results: Counter[str] = Counter()
-    for pk in list(pks[:limit] if limit else pks):
+    for pk in pks:
         status = deliver(model, pk, config)
         if status is not None:
             results[status] += 1

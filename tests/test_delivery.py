@@ -203,7 +203,8 @@ def test_lost_answer_is_counted_once_after_retry(api_version, sale_url, mocked):
 def test_two_claims_of_one_sale_one_wins():
     sale = make_sale()
     config = get_config()
-    assert delivery.claim(Sale, sale.pk, config) == 1
+    claimed = delivery.claim(Sale, sale.pk, config)
+    assert claimed is not None and claimed.attempt_count == 1
     assert delivery.claim(Sale, sale.pk, config) is None
     sale.refresh_from_db()
     assert sale.status == DeliveryStatus.SENDING
@@ -213,7 +214,8 @@ def test_two_claims_of_one_sale_one_wins():
 def test_lease_expires_and_sale_is_sent_again(mocked, sale_url, api_version):
     sale = make_sale()
     config = get_config()
-    assert delivery.claim(Sale, sale.pk, config) == 1
+    claimed = delivery.claim(Sale, sale.pk, config)
+    assert claimed is not None and claimed.attempt_count == 1
     sale.refresh_from_db()
     lease = (sale.next_attempt_at - timezone.now()).total_seconds()
     assert config.timeout * 3 <= lease <= config.lease_seconds + 1
@@ -227,8 +229,9 @@ def test_lease_expires_and_sale_is_sent_again(mocked, sale_url, api_version):
 def test_late_failure_does_not_overwrite_the_new_senders_result(mocked, sale_url, api_version):
     sale = make_sale()
     config = get_config()
-    first = delivery.claim(Sale, sale.pk, config)
-    assert first is not None
+    claimed = delivery.claim(Sale, sale.pk, config)
+    assert claimed is not None
+    first = claimed.attempt_count
     Sale.objects.filter(pk=sale.pk).update(next_attempt_at=timezone.now())
     mocked.post(sale_url, json=success_body(api_version))
     assert deliver(sale) == DeliveryStatus.TRACKED
@@ -242,8 +245,9 @@ def test_late_failure_does_not_overwrite_the_new_senders_result(mocked, sale_url
 def test_late_success_counts_even_after_losing_the_lease(mocked, sale_url, api_version):
     sale = make_sale()
     config = get_config()
-    first = delivery.claim(Sale, sale.pk, config)
-    assert first is not None
+    claimed = delivery.claim(Sale, sale.pk, config)
+    assert claimed is not None
+    first = claimed.attempt_count
     Sale.objects.filter(pk=sale.pk).update(next_attempt_at=timezone.now())
     delivery.claim(Sale, sale.pk, config)  # a second sender takes over and is still sending
     body = json.dumps(success_body(api_version)).encode()
