@@ -24,3 +24,13 @@ def to_minor_units(amount: Decimal | int, currency: str) -> int:
     """
     scaled = Decimal(amount) * minor_unit_factor(currency)
     return int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def format_amount(amount: int, unit: str, currency: str) -> str:
+    """A reward as FirstPromoter counts it: cash in the sale currency's minor units
+    (shown as 4.00 USD, 500 JPY), other units (points, credits) as whole numbers."""
+    if unit != "cash":
+        return f"{amount} {unit}"
+    factor = minor_unit_factor(currency)
+    major = Decimal(amount) / factor
+    return f"{major:.{2 if factor == 100 else 0}f} {currency}"

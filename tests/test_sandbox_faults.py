@@ -220,3 +220,13 @@ def test_a_reset_during_a_held_call_forgets_it(sandbox):
     assert len(dropped) == 1
     assert sandbox.requests == []
     assert sandbox.faults.timeout_rate == 0
+
+
+def test_a_client_that_stops_waiting_leaves_no_traceback(sandbox, version, capfd):
+    sandbox.faults.update({"latency_ms": 300})
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        call(sandbox, version, "sale", referred_sale(sandbox), timeout=0.05)
+    time.sleep(0.5)  # the sandbox answers, and finds the client gone
+
+    assert "Traceback" not in capfd.readouterr().err
+    assert sandbox.requests[-1].status == 200

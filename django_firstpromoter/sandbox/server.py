@@ -11,6 +11,7 @@ import json
 import math
 import random
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -216,6 +217,13 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that stops waiting (its timeout, a held or slow call) closes the
+        # connection before the answer: FirstPromoter does not mind, nor should we.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
