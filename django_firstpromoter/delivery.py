@@ -12,6 +12,7 @@ again, and resending is safe because FirstPromoter answers 409 to a known
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import random
 from collections import Counter
@@ -24,6 +25,7 @@ from django.utils import timezone
 from django_firstpromoter import client
 from django_firstpromoter.conf import Config, get_config
 from django_firstpromoter.models import TrackedEvent
+from django_firstpromoter.ratelimit import limiter_for
 from django_firstpromoter.statuses import AttemptOutcome, DeliveryStatus
 
 logger = logging.getLogger("django_firstpromoter")
@@ -50,9 +52,11 @@ def backoff_seconds(attempt: int, config: Config, retry_after: float | None = No
 
 
 def due(model: type[TrackedEvent], now: datetime.datetime | None = None):  # type: ignore[no-untyped-def]
+    """The records due by ``now``, oldest first: the order the partial index
+    ``fp_<model>_waiting`` keeps them in, so a claim reads them without sorting."""
     return model._default_manager.filter(
         status__in=DUE_STATUSES, next_attempt_at__lte=now or timezone.now()
-    )
+    ).order_by("next_attempt_at", "pk")
 
 
 def claim(model: type[TrackedEvent], pk: int, config: Config) -> TrackedEvent | None:
@@ -74,6 +78,64 @@ def claim(model: type[TrackedEvent], pk: int, config: Config) -> TrackedEvent | 
     return model._default_manager.get(pk=pk)
 
 
+def claim_batch(
+    model: type[TrackedEvent],
+    config: Config,
+    size: int,
+    due_by: datetime.datetime | None = None,
+) -> list[TrackedEvent]:
+    """Take up to ``size`` due records at once, oldest first, under one lease.
+
+    ``SELECT … FOR UPDATE SKIP LOCKED`` lets several workers claim side by side
+    without waiting on each other's rows; only a database that has it (PostgreSQL,
+    MySQL 8, Oracle) may call this: the others claim one row at a time (``claim``).
+    """
+    now = timezone.now()
+    manager = model._default_manager
+    with transaction.atomic(using=manager.db):
+        pks = list(
+            due(model, min(now, due_by or now))
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:size]
+        )
+        if not pks:
+            return []
+        manager.filter(pk__in=pks).update(
+            status=DeliveryStatus.SENDING,
+            next_attempt_at=now + datetime.timedelta(seconds=config.lease_seconds),
+            attempt_count=F("attempt_count") + 1,
+            updated_at=now,
+        )
+    claimed = manager.in_bulk(pks)
+    return [claimed[pk] for pk in pks]
+
+
+def release(records: list[TrackedEvent]) -> None:
+    """Give claimed records back unsent, due at once and with their attempt not counted.
+
+    Only a claim that is still this sender's is given back: once its lease is
+    over, another sender may hold the record, and its claim is left alone.
+    """
+    now = timezone.now()
+    for record in records:
+        type(record)._default_manager.filter(
+            pk=record.pk,
+            status=DeliveryStatus.SENDING,
+            attempt_count=record.attempt_count,
+            next_attempt_at=record.next_attempt_at,
+        ).update(
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=now,
+            attempt_count=F("attempt_count") - 1,
+            updated_at=now,
+        )
+
+
+def lease_left(record: TrackedEvent) -> float:
+    """Seconds before another sender may take over ``record`` as claimed."""
+    return (record.next_attempt_at - timezone.now()).total_seconds()
+
+
 def deliver(model: type[TrackedEvent], pk: int, config: Config | None = None) -> str | None:
     """Send one record if it is due and nobody else is sending it; its new status, or None.
 
@@ -84,7 +146,13 @@ def deliver(model: type[TrackedEvent], pk: int, config: Config | None = None) ->
     record = claim(model, pk, config)
     if record is None:
         return None
+    return send_claimed(record, config)
+
+
+def send_claimed(record: TrackedEvent, config: Config) -> str:
+    """Make the one HTTP call for a record this sender has claimed, and settle it."""
     params = record.tracking_params(config.api_version)
+    limiter_for(config).acquire()
     started_at = timezone.now()
     answer = client.send(config, record.tracking_call, params)
     return settle(record, record.attempt_count, answer, params, started_at, config)
@@ -143,18 +211,22 @@ def settle(
             attempt,
         )
         return type(record)._default_manager.values_list("status", flat=True).get(pk=record.pk)
-    _log(record, attempt, status, answer)
+    retry_at = fields.get("next_attempt_at")
+    _log(record, attempt, status, answer, None if retry_at is None else retry_at - now)
     _notify(record, status)
+    if status == DeliveryStatus.PENDING and config.delivery == "task":
+        # The row is due then whatever happens here: a retry that cannot be queued (the
+        # queue down, TASKS wrong: manage.py check says so) is logged, not raised into
+        # this sender, and firstpromoter_deliver sends it when it is due.
+        try:
+            from django_firstpromoter.tasks import enqueue_retry
+
+            enqueue_retry(record, fields["next_attempt_at"])
+        except Exception:
+            logger.exception(
+                "%s %s: its retry could not be queued", record._meta.verbose_name, record.pk
+            )
     return status
-
-
-def deliver_due(
-    model: type[TrackedEvent], *, limit: int | None = None, config: Config | None = None
-) -> Counter[str]:
-    """Send every record due now, oldest first; how many ended in each status."""
-    config = config or get_config()
-    pks = due(model).order_by("next_attempt_at", "pk").values_list("pk", flat=True)
-    return deliver_each(model, list(pks[:limit] if limit else pks), config)
 
 
 def deliver_each(model: type[TrackedEvent], pks: list[int], config: Config) -> Counter[str]:
@@ -168,14 +240,37 @@ def deliver_each(model: type[TrackedEvent], pks: list[int], config: Config) -> C
     return results
 
 
-def _log(record: TrackedEvent, attempt: int, status: str, answer: client.Answer) -> None:
-    name = f"{record._meta.verbose_name} {record.pk}"
+def _log(
+    record: TrackedEvent,
+    attempt: int,
+    status: str,
+    answer: client.Answer,
+    retry_in: datetime.timedelta | None,
+) -> None:
+    """One line per settled attempt: ``key=value`` pairs, each value a JSON literal, so
+    an event id or an error text holding a space, a quote or a newline can neither
+    forge a field nor start a line of its own. The same fields go in ``extra`` for
+    JSON formatters. It is given no settings, so it cannot log the credentials."""
+    fields: dict[str, Any] = {
+        "event_id": str(record),  # Sale.__str__ is the event id
+        "attempt": attempt,
+        "http_status": answer.http_status,
+        "outcome": str(answer.outcome),
+        "status": str(status),
+        "duration_ms": answer.duration_ms,
+    }
+    if retry_in is not None:
+        fields["next_attempt_in_s"] = round(retry_in.total_seconds())
+    if answer.error:
+        fields["error"] = answer.error
     if status == DeliveryStatus.FAILED:
-        logger.error("%s failed on attempt %s: %s", name, attempt, answer.error)
+        level = logging.ERROR
     elif status == DeliveryStatus.PENDING:
-        logger.warning("%s will be retried after attempt %s: %s", name, attempt, answer.error)
+        level = logging.WARNING
     else:
-        logger.info("%s is %s (HTTP %s)", name, status, answer.http_status)
+        level = logging.INFO
+    pairs = " ".join(f"{key}={json.dumps(value)}" for key, value in fields.items())
+    logger.log(level, "firstpromoter %s %s", record.tracking_call, pairs, extra=fields)
 
 
 def _notify(record: TrackedEvent, status: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models
 from django.utils.module_loading import import_string
 
 from django_firstpromoter.conf import get_config, raw_settings
@@ -22,16 +22,21 @@ logger = logging.getLogger("django_firstpromoter")
 
 
 def track_order(order: models.Model) -> Sale | None:
-    """``SALE_FROM_ORDER(order)`` then ``track_sale``; None when there is nothing to track."""
+    """``SALE_FROM_ORDER(order)`` then ``track_sale``; None when there is nothing to track.
+
+    No savepoint of its own: it runs on every save of an order, and a savepoint costs
+    two round trips to the database. ``track_sale`` writes only inside the savepoint
+    of its ``get_or_create``, so an error here never leaves the host's transaction
+    broken; the adapter is the host's code, running in the host's transaction.
+    """
     try:
-        with transaction.atomic():
-            path = get_config().sale_from_order
-            if not path:
-                raise LookupError("FIRSTPROMOTER['SALE_FROM_ORDER'] is not set")
-            data = import_string(path)(order)
-            if data is None:
-                return None
-            return track_sale(data, order=order)
+        path = get_config().sale_from_order
+        if not path:
+            raise LookupError("FIRSTPROMOTER['SALE_FROM_ORDER'] is not set")
+        data = import_string(path)(order)
+        if data is None:
+            return None
+        return track_sale(data, order=order)
     except Exception:
         logger.exception("could not record a FirstPromoter sale for order %s", order.pk)
         return None

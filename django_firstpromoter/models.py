@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from django_firstpromoter import signals
+from django_firstpromoter.money import format_amount
 from django_firstpromoter.statuses import AttemptOutcome, DeliveryStatus
 
 if TYPE_CHECKING:
@@ -42,7 +43,17 @@ class TrackedEvent(models.Model):
 
     class Meta:
         abstract = True
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="fp_%(class)s_due")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="fp_%(class)s_due"),
+            # The claim's query: due rows in next_attempt_at order. With the status in
+            # the index's condition, PostgreSQL reads them in order and stops at the
+            # batch's size, instead of reading every due row and sorting them.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=models.Q(status__in=["pending", "sending"]),
+                name="fp_%(class)s_waiting",
+            ),
+        ]
 
     def tracking_params(self, api_version: int) -> dict[str, Any]:
         """The call's parameters, typed the way that API version's spec declares them."""
@@ -74,6 +85,16 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} ({self.http_status or 'no answer'})"
+
+
+class SaleQuerySet(models.QuerySet["Sale"]):
+    def for_order(self, order: models.Model) -> SaleQuerySet:
+        """The sales recorded for ``order`` (by the hook, the signal or ``track_sale``),
+        so a shop's order page can show what FirstPromoter made of it."""
+        return self.filter(
+            order_content_type=ContentType.objects.get_for_model(order),
+            order_object_id=str(order.pk),
+        )
 
 
 class Sale(TrackedEvent):
@@ -114,6 +135,8 @@ class Sale(TrackedEvent):
     )
     order_object_id = models.CharField(_("order id"), max_length=64, blank=True)
     order = GenericForeignKey("order_content_type", "order_object_id")
+
+    objects = SaleQuerySet.as_manager()
 
     class Meta(TrackedEvent.Meta):
         verbose_name = _("sale")
@@ -165,14 +188,24 @@ class Sale(TrackedEvent):
         self.attempts.create(**fields)
 
     def store_answer(self, answer: Answer) -> None:
-        for reward in answer.rewards:
-            fields = {**reward.model_fields(), "sale": self}
-            if reward.firstpromoter_id is None:
-                Reward.objects.create(**fields)
-            else:
-                Reward.objects.update_or_create(
-                    firstpromoter_id=reward.firstpromoter_id, defaults=fields
-                )
+        rewards = [Reward(sale=self, **reward.model_fields()) for reward in answer.rewards]
+        known = [reward for reward in rewards if reward.firstpromoter_id is not None]
+        if known:
+            # One upsert for them all. FirstPromoter's id is unique: the same commission
+            # reported again (a retry after a lost answer) updates its row.
+            Reward.objects.bulk_create(
+                known,
+                update_conflicts=True,
+                unique_fields=["firstpromoter_id"],
+                update_fields=[
+                    field.name
+                    for field in Reward._meta.concrete_fields
+                    if field.name not in ("id", "firstpromoter_id", "recorded_at")
+                ],
+            )
+        Reward.objects.bulk_create(
+            [reward for reward in rewards if reward.firstpromoter_id is None]
+        )
 
 
 class SaleAttempt(Attempt):
@@ -206,4 +239,9 @@ class Reward(models.Model):
         ordering = ["-recorded_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.unit} → {self.promoter_email or self.promoter_id}"
+        return f"{self.amount_display} → {self.promoter_email or self.promoter_id}"
+
+    @property
+    def amount_display(self) -> str:
+        """The amount in its unit: 9.80 USD, 500 JPY, 25 points."""
+        return format_amount(self.amount, self.unit, self.sale.currency)

@@ -1,4 +1,5 @@
-"""``track_sale``: check a sale, record it in the caller's transaction, send it after commit."""
+"""``track_sale``: check a sale, record it in the caller's transaction, send or queue it
+after commit."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def track_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | N
     )
     if created and config.delivery == "on_commit":
         transaction.on_commit(partial(send_after_commit, sale.pk))
+    elif created and config.delivery == "task":
+        transaction.on_commit(partial(enqueue_after_commit, sale.pk))
     return sale
 
 
@@ -54,6 +57,17 @@ def send_after_commit(pk: int) -> None:
         delivery.deliver(Sale, pk)
     except Exception:
         logger.exception("sale %s could not be sent after commit; it stays pending", pk)
+
+
+def enqueue_after_commit(pk: int) -> None:
+    # As above: nothing may reach the host's view. A sale whose task could not be
+    # queued (the framework missing, the queue down) stays due for firstpromoter_deliver.
+    try:
+        from django_firstpromoter.tasks import deliver_sale  # only with DELIVERY "task"
+
+        deliver_sale.enqueue(pk)
+    except Exception:
+        logger.exception("sale %s could not be queued after commit; it stays pending", pk)
 
 
 def clean_sale_data(data: SaleData) -> dict[str, Any] | None:

@@ -6,6 +6,8 @@ import datetime
 import io
 import itertools
 import json
+import os
+import signal
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -16,9 +18,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from django_firstpromoter.management.commands import firstpromoter_deliver
 from django_firstpromoter.models import Sale
 from django_firstpromoter.statuses import DeliveryStatus
+from django_firstpromoter.worker import Worker
 from tests.conftest import V2_URL, firstpromoter, success_body
 
 pytestmark = pytest.mark.django_db
@@ -199,17 +201,18 @@ def test_nonsense_arguments_are_refused_before_sending(
 
 
 def stop_after(passes: int, between: Callable[[], None] = lambda: None) -> Any:
-    """A stand-in for ``time.sleep`` that stops the worker after ``passes`` passes."""
+    """A stand-in for ``Worker.pause`` that sends the process SIGTERM, as a deploy
+    would, after ``passes`` passes of the loop."""
     naps: list[float] = []
 
-    def sleep(seconds: float) -> None:
+    def pause(worker: Worker, seconds: float) -> None:
         naps.append(seconds)
         if len(naps) >= passes:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGTERM)
         between()
 
-    sleep.naps = naps  # type: ignore[attr-defined]
-    return sleep
+    pause.naps = naps  # type: ignore[attr-defined]
+    return pause
 
 
 def test_loop_runs_a_pass_and_stops_cleanly_on_interrupt(
@@ -218,7 +221,7 @@ def test_loop_runs_a_pass_and_stops_cleanly_on_interrupt(
     firstpromoter_answers: dict[str, tuple[int, Any]],
 ) -> None:
     sleep = stop_after(1)
-    monkeypatch.setattr(firstpromoter_deliver.time, "sleep", sleep)
+    monkeypatch.setattr(Worker, "pause", sleep)
     sale = make_sale("evt-loop")
 
     output = run("--loop", "--interval", "2.5")
@@ -241,7 +244,7 @@ def test_loop_keeps_polling_and_is_quiet_when_idle(
             created.append(make_sale("evt-arrived"))
 
     sleep = stop_after(3, between=a_sale_arrives)
-    monkeypatch.setattr(firstpromoter_deliver.time, "sleep", sleep)
+    monkeypatch.setattr(Worker, "pause", sleep)
 
     output = run("--loop")
 
@@ -264,7 +267,6 @@ def test_configuration_error_stops_before_claiming_anything(
     mistake: dict[str, Any],
     args: tuple[str, ...],
 ) -> None:
-    monkeypatch.setattr(firstpromoter_deliver.time, "sleep", stop_after(1))
     sale = make_sale("evt-waiting")
 
     with firstpromoter(**mistake), pytest.raises(CommandError) as failed:
@@ -284,3 +286,54 @@ def test_configuration_error_does_not_print_the_api_key(mocked: responses.Reques
         run()
     assert "ACCOUNT_ID" in str(e.value)
     assert "sk_live_secret" not in str(e.value)
+
+
+def test_status_prints_the_queue_and_sends_nothing(mocked: responses.RequestsMock) -> None:
+    make_sale("evt-due")
+    make_sale("evt-retry", minutes_ago=-10, attempt_count=2)
+
+    output = run("--status")
+
+    assert "due now: 1" in output
+    assert "waiting for retry: 1" in output
+    assert "failed: 0" in output
+    assert not mocked.calls
+
+
+def test_status_fails_a_health_check_on_failed_sales(mocked: responses.RequestsMock) -> None:
+    make_sale("evt-failed", status=DeliveryStatus.FAILED)
+
+    with pytest.raises(CommandError, match="failed: 1") as failed:
+        run("--status")
+
+    assert failed.value.returncode == 1
+
+
+@pytest.mark.parametrize(("max_age", "healthy"), [("2h", True), ("30m", False), ("600", False)])
+def test_status_fails_when_a_sale_waited_longer_than_max_age(
+    mocked: responses.RequestsMock, max_age: str, healthy: bool
+) -> None:
+    Sale.objects.filter(pk=make_sale("evt-old").pk).update(
+        recorded_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+
+    if healthy:
+        assert "oldest waiting: 1h" in run("--status", "--max-age", max_age)
+    else:
+        with pytest.raises(CommandError, match="longer than"):
+            run("--status", "--max-age", max_age)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--max-age", "1h"),
+        ("--status", "--max-age", "0"),
+        ("--status", "--max-age", "soon"),
+        ("--status", "--max-age", "infd"),
+        ("--status", "--loop"),
+    ],
+)
+def test_status_arguments_that_make_no_sense_are_refused(args: tuple[str, ...]) -> None:
+    with pytest.raises(CommandError):
+        run(*args)

@@ -17,6 +17,7 @@ from django_firstpromoter import delivery, signals
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.models import Reward, Sale
 from django_firstpromoter.statuses import AttemptOutcome, DeliveryStatus
+from django_firstpromoter.worker import Worker
 from tests.conftest import firstpromoter, success_body
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +32,11 @@ def make_sale(**fields) -> Sale:
         "api_version": 2,
     }
     return Sale.objects.create(**{**defaults, **fields})
+
+
+def drain(limit: int | None = None) -> dict[str, int]:
+    """What a cron run of the worker sends."""
+    return Worker(Sale, get_config(), limit=limit).run()
 
 
 def deliver(sale: Sale) -> str | None:
@@ -261,7 +267,7 @@ def test_late_success_counts_even_after_losing_the_lease(mocked, sale_url, api_v
 def test_ignored_sale_is_not_sent(mocked, sale_url, api_version):
     sale = make_sale(status=DeliveryStatus.IGNORED)
     assert deliver(sale) is None
-    assert delivery.deliver_due(Sale) == {}
+    assert drain() == {}
 
 
 def test_deliver_due_sends_oldest_first_and_respects_limit(mocked, sale_url, api_version):
@@ -269,10 +275,10 @@ def test_deliver_due_sends_oldest_first_and_respects_limit(mocked, sale_url, api
     now = timezone.now()
     older = make_sale(event_id="old", next_attempt_at=now - datetime.timedelta(minutes=5))
     make_sale(event_id="new", next_attempt_at=now - datetime.timedelta(minutes=1))
-    assert delivery.deliver_due(Sale, limit=1) == {DeliveryStatus.NOT_REFERRAL: 1}
+    assert drain(limit=1) == {DeliveryStatus.NOT_REFERRAL: 1}
     older.refresh_from_db()
     assert older.status == DeliveryStatus.NOT_REFERRAL
-    assert delivery.deliver_due(Sale) == {DeliveryStatus.NOT_REFERRAL: 1}
+    assert drain() == {DeliveryStatus.NOT_REFERRAL: 1}
 
 
 def test_outcome_signals_are_sent_and_receiver_errors_are_logged(
@@ -332,7 +338,7 @@ def test_concurrent_senders_send_each_sale_once(mocked, sale_url, api_version):
     def worker() -> None:
         barrier.wait()
         try:
-            delivery.deliver_due(Sale, config=config)
+            Worker(Sale, config).run()
         finally:
             connection.close()
 

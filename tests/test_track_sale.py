@@ -131,6 +131,18 @@ def test_records_api_version_and_order_link():
     assert recorded.order == order
 
 
+def test_an_order_page_finds_its_own_sales_only():
+    first, second = (
+        Order.objects.create(email="buyer@example.com", total=Decimal("5")) for _ in range(2)
+    )
+    mine = track_sale(sale(event_id="order-a"), order=first)
+    track_sale(sale(event_id="order-b"), order=second)
+    track_sale(sale(event_id="no-order"))
+
+    assert list(Sale.objects.for_order(first)) == [mine]
+    assert not Sale.objects.for_order(Order(pk=999)).exists()
+
+
 def test_configuration_error_is_raised_not_swallowed():
     with firstpromoter(API_KEY=""), pytest.raises(ImproperlyConfigured):
         track_sale(sale())

@@ -3,47 +3,115 @@
 from __future__ import annotations
 
 import argparse
-import time
+import contextlib
+import datetime
+import signal
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_firstpromoter.delivery import deliver_due
+from django_firstpromoter.conf import get_config
 from django_firstpromoter.models import Sale
+from django_firstpromoter.monitoring import queue_status
 from django_firstpromoter.statuses import DeliveryStatus
+from django_firstpromoter.worker import Worker
 
 
 class Command(BaseCommand):
     help = "Send every FirstPromoter sale that is due, once; with --loop, keep polling."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--loop", action="store_true", help="Keep polling until stopped.")
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument(
+            "--loop", action="store_true", help="Keep polling until SIGTERM or Ctrl-C."
+        )
+        mode.add_argument(
+            "--status",
+            action="store_true",
+            help="Send nothing: print the queue, exit 1 if a sale failed or waited too long.",
+        )
         parser.add_argument(
-            "--limit", type=positive(int), default=None, help="Send at most N per pass."
+            "--max-age",
+            type=age,
+            default=None,
+            help="With --status: the longest a sale may wait (seconds, or 30m, 2h, 1d).",
+        )
+        parser.add_argument(
+            "--limit", type=positive(int), default=None, help="Send at most N, then stop."
         )
         parser.add_argument(
             "--interval",
             type=positive(float),
             default=5.0,
-            help="Seconds between passes with --loop.",
+            help="Seconds to wait with --loop when nothing is due.",
+        )
+        parser.add_argument(
+            "--threads",
+            type=positive(int),
+            default=1,
+            help="Send this many at once (each call mostly waits on the network).",
         )
 
     def handle(
-        self, *args: Any, loop: bool, limit: int | None, interval: float, **options: Any
+        self,
+        *args: Any,
+        loop: bool,
+        limit: int | None,
+        interval: float,
+        threads: int,
+        status: bool,
+        max_age: datetime.timedelta | None,
+        **options: Any,
     ) -> None:
+        if max_age is not None and not status:
+            raise CommandError("--max-age goes with --status.")
+        if status:
+            self.report_status(max_age)
+            return
         try:
-            while True:
-                results = deliver_due(Sale, limit=limit)
-                if results or not loop:
-                    self.stdout.write(summary(results))
-                if not loop:
-                    return
-                time.sleep(interval)
+            config = get_config()
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
-        except KeyboardInterrupt:
-            return
+        worker = Worker(
+            Sale,
+            config,
+            threads=threads,
+            loop=loop,
+            interval=interval,
+            limit=limit,
+            on_sent=(lambda sent: self.stdout.write(summary(sent))) if loop else None,
+        )
+        with stop_on_signals(worker):
+            results = worker.run()
+        if not loop:
+            self.stdout.write(summary(results))
+
+    def report_status(self, max_age: datetime.timedelta | None) -> None:
+        """For monitoring: the queue on stdout; a non-zero exit, saying why, when a
+        person should look."""
+        current = queue_status(Sale)
+        for line in current.lines():
+            self.stdout.write(line)
+        problems = current.problems(max_age)
+        if problems:
+            raise CommandError("\n".join(problems))
+
+
+@contextlib.contextmanager
+def stop_on_signals(worker: Worker) -> Iterator[None]:
+    """SIGTERM (a deploy, systemd, Kubernetes) and SIGINT (Ctrl-C) stop the worker
+    cleanly instead of killing it mid-send; the previous handlers come back after."""
+    previous = {
+        signum: signal.signal(signum, lambda *_: worker.stop())
+        for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def positive(kind: type[int] | type[float]) -> Any:
@@ -59,6 +127,21 @@ def positive(kind: type[int] | type[float]) -> Any:
         return number
 
     return parse
+
+
+AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def age(text: str) -> datetime.timedelta:
+    """An argparse type: seconds, or a number with a unit (30m, 2h, 1d)."""
+    number, unit = (text[:-1], text[-1]) if text[-1:] in AGE_UNITS else (text, "s")
+    try:
+        seconds = float(number) * AGE_UNITS[unit]
+        if not seconds > 0:
+            raise argparse.ArgumentTypeError(f"must be above zero, not {text}")
+        return datetime.timedelta(seconds=seconds)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an age such as 600, 30m or 2h") from None
 
 
 def summary(results: dict[str, int]) -> str:

@@ -1,0 +1,158 @@
+"""Everything breaks at once, and no sale is lost or counted twice.
+
+2,000 paid orders; a sandbox that answers 5xx, times out, loses answers after
+recording the sale, and refuses calls over its rate limit with 429; three worker
+processes on PostgreSQL, one of them killed (SIGKILL) in the middle of sending and
+replaced by a fresh one. The workers are configured through settings only: a short
+TIMEOUT and RETRY_BACKOFF, and no rate limit of their own, so the sandbox's 429s
+are met.
+"""
+
+from __future__ import annotations
+
+import datetime
+import signal
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from django_firstpromoter.models import Sale, SaleAttempt
+from django_firstpromoter.sandbox import Sandbox
+from django_firstpromoter.sandbox.faults import Faults
+from django_firstpromoter.statuses import DeliveryStatus
+from tests.shop.models import Order
+from tests.workers import start_worker
+
+ORDERS = 2000
+KILL_AFTER_REQUESTS = 400
+DRAIN_SECONDS = 300
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        "connection.vendor != 'postgresql'",
+        reason="the chaos test runs worker processes on PostgreSQL (DATABASE_URL=postgres://...)",
+    ),
+]
+
+
+def place_orders(sandbox: Sandbox) -> dict[str, str]:
+    """The paid orders, each event id with what FirstPromoter should make of it: half
+    came through alice's tracked click, a quarter through bob's link, a quarter
+    through no promoter at all."""
+    expected: dict[str, str] = {}
+    for n in range(ORDERS):
+        referral: dict[str, Any] = {}
+        if n % 4 in (0, 1):
+            referral["referral_tid"] = sandbox.click("alice")
+        elif n % 4 == 2:
+            referral["referral_ref_id"] = "bob"
+        order = Order.objects.create(
+            email=f"buyer{n}@example.com", total=Decimal("19.99"), paid=True, **referral
+        )
+        expected[f"order-{order.pk}"] = (
+            DeliveryStatus.NOT_REFERRAL if n % 4 == 3 else DeliveryStatus.TRACKED
+        )
+    return expected
+
+
+def overlapping_sends() -> int:
+    """Sales with two attempts in flight at the same time, as their senders saw them."""
+    overlaps = 0
+    last_end: dict[int, datetime.datetime] = {}
+    for sale_id, started_at, duration_ms in SaleAttempt.objects.order_by(
+        "sale_id", "started_at"
+    ).values_list("sale_id", "started_at", "duration_ms"):
+        if sale_id in last_end and started_at < last_end[sale_id]:
+            overlaps += 1
+        last_end[sale_id] = started_at + datetime.timedelta(milliseconds=duration_ms)
+    return overlaps
+
+
+def wait_until_drained(sandbox: Sandbox, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    unsettled = Sale.objects.filter(status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING))
+    while unsettled.exists() and time.monotonic() < deadline:
+        time.sleep(1)
+
+
+def test_chaos_loses_nothing_and_counts_nothing_twice(
+    tmp_path: Path, settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert connection.vendor == "postgresql"
+    faults = Faults(
+        latency_ms=5,
+        error_rate=0.1,
+        timeout_rate=0.03,
+        lost_rate=0.05,
+        rate_limit=1500,
+        hold_seconds=1.5,
+    )
+    with Sandbox(faults=faults, seed=4) as sandbox:
+        worker_settings = {
+            "BASE_URL": sandbox.base_url(2),
+            "DELIVERY": "worker",
+            "TIMEOUT": 0.5,
+            "RETRY_BACKOFF": 0.2,
+            "MAX_ATTEMPTS": 30,
+        }
+        settings.FIRSTPROMOTER = {**settings.FIRSTPROMOTER, **worker_settings}
+        expected = place_orders(sandbox)
+        started = time.monotonic()
+        logs = [tmp_path / f"worker-{n}.log" for n in range(4)]
+        workers = [
+            start_worker(worker_settings, log, "--threads", "4", "--interval", "0.2")
+            for log in logs[:3]
+        ]
+        try:
+            while len(sandbox.requests) < KILL_AFTER_REQUESTS:
+                time.sleep(0.05)
+            workers[0].send_signal(signal.SIGKILL)
+            workers[0].wait()
+            workers.append(start_worker(worker_settings, logs[3], "--threads", "4"))
+            wait_until_drained(sandbox, DRAIN_SECONDS)
+            drained_in = time.monotonic() - started
+        finally:
+            for worker in workers[1:]:
+                worker.send_signal(signal.SIGTERM)
+            exit_codes = [worker.wait(timeout=30) for worker in workers[1:]]
+
+        statuses = dict(Sale.objects.values_list("event_id", "status"))
+        counted = Counter(event.event_id for event in sandbox.sales)
+        faults_met = Counter(request.fault or str(request.status) for request in sandbox.requests)
+
+    lost = [event_id for event_id, status in statuses.items() if status != expected[event_id]]
+    counted_twice = [event_id for event_id, times in counted.items() if times > 1]
+    never_counted = [
+        event_id
+        for event_id, status in expected.items()
+        if status == DeliveryStatus.TRACKED and event_id not in counted
+    ]
+    stuck = [
+        event_id
+        for event_id, status in statuses.items()
+        if status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+    ]
+    overlaps = overlapping_sends()
+    with capsys.disabled():
+        print(
+            f"\nchaos: {len(statuses)} sales drained in {drained_in:.0f} s by 3 workers "
+            f"(one killed, one fresh): {Counter(statuses.values())}; "
+            f"{len(sandbox.requests)} calls met {dict(faults_met)}; "
+            f"lost {len(lost) + len(never_counted)}, counted twice {len(counted_twice)}, "
+            f"stuck {len(stuck)}, sent twice at once {overlaps}"
+        )
+    assert len(statuses) == ORDERS
+    assert lost == [] and never_counted == []
+    assert counted_twice == []
+    assert stuck == []
+    assert overlaps == 0
+    assert sum(counted.values()) == sum(s == DeliveryStatus.TRACKED for s in expected.values())
+    assert exit_codes == [0, 0, 0], [log.read_text()[-2000:] for log in logs[1:]]
+    # The faults were really met, the killed worker's included.
+    assert {"error", "timeout", "lost", "rate_limit"} <= set(faults_met)

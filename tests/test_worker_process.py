@@ -1,0 +1,47 @@
+"""A ``--loop`` worker process stopped by SIGTERM or Ctrl-C in the middle of a backlog,
+as a deploy stops it: it exits at once and cleanly, holding nothing."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from django_firstpromoter.models import Sale
+from django_firstpromoter.sandbox import Sandbox
+from django_firstpromoter.sandbox.faults import Faults
+from django_firstpromoter.statuses import DeliveryStatus
+from tests.workers import start_worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stopped_worker_finishes_its_sends_and_gives_back_the_rest(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    for n in range(60):
+        Sale.objects.create(
+            event_id=f"evt-{n}", amount=Decimal(10), amount_minor=1000, email="b@example.com",
+            api_version=2,
+        )  # fmt: skip
+    with Sandbox(faults=Faults(latency_ms=100)) as sandbox:
+        log = tmp_path / "worker.log"
+        worker = start_worker(
+            {"BASE_URL": sandbox.base_url(2), "DELIVERY": "worker"}, log, "--threads", "4"
+        )
+        while len(sandbox.requests) < 8:
+            time.sleep(0.02)
+        worker.send_signal(signum)
+        assert worker.wait(timeout=10) == 0, log.read_text()
+        answered = len(sandbox.requests)
+
+    by_status = Counter(Sale.objects.values_list("status", flat=True))
+    assert DeliveryStatus.SENDING not in by_status
+    assert by_status[DeliveryStatus.NOT_REFERRAL] == answered
+    assert by_status[DeliveryStatus.PENDING] == 60 - answered
+    assert set(Sale.objects.filter(status="pending").values_list("attempt_count", flat=True)) == {0}
