@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.core import checks
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
@@ -14,7 +18,10 @@ from django_firstpromoter.conf import (
     DEFAULTS,
     DELIVERY_MODES,
     NUMBERS,
+    is_cache_alias,
     is_positive_number,
+    is_rate_limit,
+    rate_limit_setting,
     raw_settings,
 )
 
@@ -70,11 +77,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         errors.append(
             checks.Error(
                 f"FIRSTPROMOTER['DELIVERY'] is {conf['DELIVERY']!r}.",
-                hint="Use 'on_commit' (send right after the transaction commits) or "
-                "'worker' (only manage.py firstpromoter_deliver sends).",
+                hint="Use 'on_commit' (send right after the transaction commits), "
+                "'worker' (only manage.py firstpromoter_deliver sends) or "
+                "'task' (a worker of Django's Tasks framework sends).",
                 id="firstpromoter.E004",
             )
         )
+    if conf["DELIVERY"] == "task":
+        errors.extend(check_tasks())
     if conf["ORDER_MODEL"]:
         try:
             if not isinstance(conf["ORDER_MODEL"], str):
@@ -127,6 +137,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                         id="firstpromoter.E006",
                     )
                 )
+    errors.extend(check_rate_limit(conf))
     unknown = sorted(set(conf) - set(DEFAULTS))
     if unknown:
         errors.append(
@@ -137,3 +148,79 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
     return errors
+
+
+def check_rate_limit(conf: dict[str, Any]) -> list[checks.CheckMessage]:
+    limit, alias = rate_limit_setting(conf), conf["RATE_LIMIT_CACHE"]
+    errors: list[checks.CheckMessage] = []
+    if not is_rate_limit(limit):
+        errors.append(
+            checks.Error(
+                f"FIRSTPROMOTER['RATE_LIMIT'] is {limit!r}.",
+                hint="Give FirstPromoter calls a minute as an int of 2 or more (the default is "
+                "380 with API version 2), or None for no limit.",
+                id="firstpromoter.E010",
+            )
+        )
+    if not is_cache_alias(alias):
+        errors.append(
+            checks.Error(
+                f"FIRSTPROMOTER['RATE_LIMIT_CACHE'] {alias!r} is not a cache in CACHES.",
+                hint="Name one of the CACHES aliases; the default is 'default'.",
+                id="firstpromoter.E011",
+            )
+        )
+    if errors or not limit:
+        return errors
+    try:
+        # The class, not a connection: a check should not need the cache's client library.
+        backend = import_string(settings.CACHES[alias].get("BACKEND", ""))
+    except ImportError:
+        return []  # The cache itself fails to load, which is reported where it is used.
+    shared = "Point RATE_LIMIT_CACHE at a cache every process shares: Redis, Memcached or "
+    if issubclass(backend, DummyCache):
+        # Not an Error: DummyCache is how many projects turn caching off in development,
+        # and the limit is on by default with API version 2.
+        return [
+            checks.Warning(
+                f"The cache {alias!r} stores nothing, so FIRSTPROMOTER['RATE_LIMIT'] "
+                "limits nothing.",
+                hint=shared + "the database cache; or set 'RATE_LIMIT': None to say so.",
+                id="firstpromoter.W003",
+            )
+        ]
+    # Every web process sends on commit and each worker is a process of its own: with
+    # a limit set, calls always may come from several processes.
+    if issubclass(backend, LocMemCache):
+        why = "keeps its slots in each process"
+    elif issubclass(backend, FileBasedCache):
+        why = "cannot give a slot to one process atomically"
+    else:
+        return []
+    return [
+        checks.Warning(
+            f"The cache {alias!r} {why}, so senders in several processes together can go "
+            f"over FIRSTPROMOTER['RATE_LIMIT'] ({limit} a minute).",
+            hint=shared + "the database cache.",
+            id="firstpromoter.W002",
+        )
+    ]
+
+
+def check_tasks() -> list[checks.CheckMessage]:
+    """Whether ``deliver_sale`` can be queued on the ``TASKS`` backend as set now."""
+    try:
+        from django_firstpromoter.tasks import deliver_sale
+
+        deliver_sale.get_backend().validate_task(deliver_sale)
+    except Exception as exc:  # the framework's own errors differ between 5.2 and 6
+        return [
+            checks.Error(
+                f"FIRSTPROMOTER['DELIVERY'] is 'task' but its task cannot be queued: {exc}",
+                hint="On Django 5.2, pip install 'django-firstpromoter[tasks]'. Set TASKS to a "
+                "backend whose worker you run (e.g. django-tasks-db), with the 'default' "
+                "queue; or use DELIVERY 'on_commit'.",
+                id="firstpromoter.E012",
+            )
+        ]
+    return []

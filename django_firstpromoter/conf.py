@@ -17,7 +17,12 @@ DEFAULT_BASE_URLS = {
     1: "https://firstpromoter.com/api/v1/track",
 }
 API_VERSIONS = tuple(DEFAULT_BASE_URLS)
-DELIVERY_MODES = ("on_commit", "worker")
+DELIVERY_MODES = ("on_commit", "worker", "task")
+# FirstPromoter allows v2 400 calls a minute per account; the margin is for calls
+# that arrive closer together than they were sent. v1 is not limited by default.
+DEFAULT_RATE_LIMITS: dict[int, int | None] = {2: 380, 1: None}
+# Stands in DEFAULTS for a default that depends on API_VERSION, as RATE_LIMIT's does.
+PER_API_VERSION = object()
 
 DEFAULTS: dict[str, Any] = {
     "API_KEY": "",
@@ -31,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "ORDER_MODEL": None,
     "SALE_FROM_ORDER": None,
     "CID": None,
+    "RATE_LIMIT": PER_API_VERSION,
+    "RATE_LIMIT_CACHE": "default",
 }
 
 
@@ -39,6 +46,27 @@ NUMBERS = ("TIMEOUT", "MAX_ATTEMPTS", "RETRY_BACKOFF")
 
 def is_positive_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def rate_limit_setting(raw: dict[str, Any]) -> Any:
+    """``RATE_LIMIT`` as given, or its API version's default; unchecked."""
+    if raw["RATE_LIMIT"] is not PER_API_VERSION:
+        return raw["RATE_LIMIT"]
+    version = raw["API_VERSION"]
+    known = version in API_VERSIONS and not isinstance(version, bool)
+    return DEFAULT_RATE_LIMITS[version] if known else None
+
+
+def is_rate_limit(value: Any) -> bool:
+    """None or 0 (no limit), or calls a minute: at least 2, since one call a minute
+    cannot be paced without every call waiting (see ratelimit.py)."""
+    if value is None:
+        return True
+    return isinstance(value, int) and not isinstance(value, bool) and (value == 0 or value >= 2)
+
+
+def is_cache_alias(value: Any) -> bool:
+    return isinstance(value, str) and value in settings.CACHES
 
 
 def raw_settings() -> dict[str, Any]:
@@ -61,6 +89,8 @@ class Config:
     delivery: str
     order_model: str | None
     sale_from_order: str | None
+    rate_limit: int | None
+    rate_limit_cache: str
 
     @property
     def lease_seconds(self) -> float:
@@ -93,6 +123,16 @@ def get_config() -> Config:
             raise ImproperlyConfigured(
                 f"FIRSTPROMOTER['{key}'] must be a number above zero, not {raw[key]!r}."
             )
+    rate_limit = rate_limit_setting(raw)
+    if not is_rate_limit(rate_limit):
+        raise ImproperlyConfigured(
+            "FIRSTPROMOTER['RATE_LIMIT'] must be an int of 2 or more, or None or 0 for no "
+            f"limit; not {rate_limit!r}."
+        )
+    if not is_cache_alias(raw["RATE_LIMIT_CACHE"]):
+        raise ImproperlyConfigured(
+            f"FIRSTPROMOTER['RATE_LIMIT_CACHE'] {raw['RATE_LIMIT_CACHE']!r} is not in CACHES."
+        )
     return Config(
         api_key=str(raw["API_KEY"]),
         account_id=str(raw["ACCOUNT_ID"]),
@@ -104,4 +144,6 @@ def get_config() -> Config:
         delivery=raw["DELIVERY"],
         order_model=raw["ORDER_MODEL"],
         sale_from_order=raw["SALE_FROM_ORDER"],
+        rate_limit=rate_limit or None,
+        rate_limit_cache=raw["RATE_LIMIT_CACHE"],
     )

@@ -15,11 +15,13 @@ from django_firstpromoter.sandbox import Sandbox
 SPECS = Path(__file__).parent / "specs"
 V2_URL = "https://api.firstpromoter.com/api/v2/track/sale"
 V1_URL = "https://firstpromoter.com/api/v1/track/sale"
-BASE = {
+BASE: dict[str, Any] = {
     "API_KEY": "test-api-key",
     "ACCOUNT_ID": "acc_test",
     "ORDER_MODEL": "shop.Order",
     "SALE_FROM_ORDER": "tests.shop.firstpromoter.sale_from_order",
+    # Tests send as fast as they can; tests/test_ratelimit.py turns the limit on.
+    "RATE_LIMIT": None,
 }
 
 

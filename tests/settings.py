@@ -1,4 +1,7 @@
-"""Test settings: SQLite in memory, or whatever DATABASE_URL names."""
+"""Test settings: SQLite in a temporary file, or whatever DATABASE_URL names."""
+
+import os
+import tempfile
 
 import environ
 
@@ -11,7 +14,25 @@ TIME_ZONE = "UTC"
 ALLOWED_HOSTS = ["*"]
 
 DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: the task worker that tests/test_tasks_worker.py starts is
+    # another process, and it must see the test database. WAL lets it read while the
+    # tests write; the test database is thrown away, so it need not survive a crash.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"firstpromoter-tests-{os.getpid()}.sqlite3")
+    }
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Worker processes started by a test share its limiter through CACHE_URL (Redis);
+# the prefix keeps two test runs on one Redis from sharing a limit.
+CACHES = {
+    "default": {
+        **env.cache("CACHE_URL", default="locmemcache://"),
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),
+    }
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -21,6 +42,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_firstpromoter",
+    # DELIVERY = "task" with a real worker (tests/test_tasks_worker.py).
+    "django_tasks_db",
     "tests.shop",
 ]
 MIDDLEWARE = [
@@ -52,4 +75,6 @@ FIRSTPROMOTER = {
     "ACCOUNT_ID": "acc_test",
     "ORDER_MODEL": "shop.Order",
     "SALE_FROM_ORDER": "tests.shop.firstpromoter.sale_from_order",
+    # Tests send as fast as they can; tests/test_ratelimit.py turns the limit on.
+    "RATE_LIMIT": None,
 }

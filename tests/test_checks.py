@@ -44,10 +44,11 @@ def test_good_settings_give_no_messages() -> None:
     [
         without("ACCOUNT_ID", API_VERSION=1),
         without("ORDER_MODEL", "SALE_FROM_ORDER"),
-        {"API_KEY": "k", "ACCOUNT_ID": "a"},
         without(DELIVERY="worker", BASE_URL="https://example.com/track", TIMEOUT=3),
+        without("RATE_LIMIT", API_VERSION=1),
+        without(RATE_LIMIT=0, RATE_LIMIT_CACHE="default"),
     ],
-    ids=["v1-without-account-id", "no-order-model", "minimal-v2", "every-optional-key"],
+    ids=["v1-without-account-id", "no-order-model", "every-optional-key", "v1", "limit-0"],
 )
 def test_valid_variants_give_no_messages(setting: dict[str, Any]) -> None:
     assert messages(setting) == []
@@ -77,6 +78,13 @@ CASES = [
     ("E007", ("API_KEY",)),
     ("E008", without("SALE_FROM_ORDER")),
     ("E008", without(SALE_FROM_ORDER="")),
+    ("E010", without(RATE_LIMIT=1)),
+    ("E010", without(RATE_LIMIT=-1)),
+    ("E010", without(RATE_LIMIT="380")),
+    ("E010", without(RATE_LIMIT=380.0)),
+    ("E010", without(RATE_LIMIT=True)),
+    ("E011", without(RATE_LIMIT_CACHE="redis")),
+    ("E011", without(RATE_LIMIT_CACHE=None)),
     ("W001", without(RETRIES=3)),
 ]
 
@@ -102,6 +110,7 @@ def test_several_mistakes_are_all_reported() -> None:
         "firstpromoter.E005",
         "firstpromoter.E008",
         "firstpromoter.W001",
+        "firstpromoter.W002",  # API version 2's rate limit, on Django's default cache
     }
 
 
@@ -216,3 +225,65 @@ def test_e009_numbers_must_be_positive(key, value):
 def test_e003_true_is_not_a_version():
     with firstpromoter(API_VERSION=True):
         assert [m.id for m in checks.check_settings()] == ["firstpromoter.E003"]
+
+
+# The rate limit's cache
+
+LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
+SHARED_BACKENDS = [
+    "django.core.cache.backends.redis.RedisCache",
+    "django.core.cache.backends.memcached.PyMemcacheCache",
+    "django.core.cache.backends.db.DatabaseCache",
+]
+
+
+def cache_messages(backend: str, **setting: Any) -> list[django_checks.CheckMessage]:
+    caches = {
+        "default": {"BACKEND": LOCMEM},
+        "limits": {"BACKEND": backend, "LOCATION": "firstpromoter_checks"},
+    }
+    with override_settings(CACHES=caches):
+        return messages(without(RATE_LIMIT_CACHE="limits", **setting))
+
+
+def test_minimal_v2_settings_on_djangos_default_cache_warn_that_it_is_per_process() -> None:
+    (warning,) = messages({"API_KEY": "k", "ACCOUNT_ID": "a"})
+    assert warning.id == "firstpromoter.W002"
+    assert warning.level == django_checks.WARNING
+    assert "'default'" in warning.msg and "380 a minute" in warning.msg
+    assert warning.hint is not None and "Redis" in warning.hint
+
+
+@pytest.mark.parametrize("backend", SHARED_BACKENDS)
+def test_a_shared_cache_gives_no_warning(backend: str) -> None:
+    assert cache_messages(backend, RATE_LIMIT=100) == []
+
+
+@pytest.mark.parametrize("backend", [LOCMEM, "django.core.cache.backends.filebased.FileBasedCache"])
+def test_a_cache_that_cannot_share_slots_between_processes_warns(backend: str) -> None:
+    (warning,) = cache_messages(backend, RATE_LIMIT=100)
+    assert warning.id == "firstpromoter.W002"
+    assert "'limits'" in warning.msg and "100 a minute" in warning.msg
+
+
+def test_the_dummy_cache_warns_that_nothing_is_limited() -> None:
+    (warning,) = cache_messages("django.core.cache.backends.dummy.DummyCache", RATE_LIMIT=100)
+    assert warning.id == "firstpromoter.W003"
+    assert warning.level == django_checks.WARNING
+    assert warning.hint is not None and "'RATE_LIMIT': None" in warning.hint
+
+
+@pytest.mark.parametrize("limit", [None, 0])
+def test_without_a_limit_the_cache_does_not_matter(limit: int | None) -> None:
+    assert cache_messages(LOCMEM, RATE_LIMIT=limit) == []
+    assert cache_messages("django.core.cache.backends.dummy.DummyCache", RATE_LIMIT=limit) == []
+
+
+def test_a_cache_that_does_not_load_is_left_to_djangos_checks() -> None:
+    assert cache_messages("no.such.Cache", RATE_LIMIT=100) == []
+
+
+def test_e010_names_the_value_and_the_default() -> None:
+    (error,) = messages(without(RATE_LIMIT=1))
+    assert "1" in error.msg
+    assert error.hint is not None and "380" in error.hint and "None" in error.hint

@@ -5,7 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from django_firstpromoter.conf import get_config
-from tests.conftest import firstpromoter
+from tests.conftest import BASE, firstpromoter
 
 
 def test_defaults():
@@ -60,4 +60,39 @@ def test_numbers_must_be_positive(key, value):
 
 def test_true_is_not_api_version_1():
     with firstpromoter(API_VERSION=True), pytest.raises(ImproperlyConfigured, match="API_VERSION"):
+        get_config()
+
+
+def without_rate_limit(**overrides):
+    """The test settings with RATE_LIMIT left to its default."""
+    setting = {k: v for k, v in BASE.items() if k != "RATE_LIMIT"}
+    return override_settings(FIRSTPROMOTER={**setting, **overrides})
+
+
+def test_rate_limit_defaults_to_380_with_v2_and_none_with_v1():
+    with without_rate_limit():
+        config = get_config()
+    assert (config.rate_limit, config.rate_limit_cache) == (380, "default")
+    with without_rate_limit(API_VERSION=1):
+        assert get_config().rate_limit is None
+
+
+@pytest.mark.parametrize(("value", "limit"), [(None, None), (0, None), (2, 2), (1000, 1000)])
+def test_rate_limit_none_or_zero_is_no_limit(value, limit):
+    with firstpromoter(RATE_LIMIT=value):
+        assert get_config().rate_limit == limit
+
+
+@pytest.mark.parametrize("value", [1, -5, "380", 380.0, True])
+def test_rate_limit_must_be_an_int_of_two_or_more(value):
+    with firstpromoter(RATE_LIMIT=value), pytest.raises(ImproperlyConfigured, match="RATE_LIMIT"):
+        get_config()
+
+
+@pytest.mark.parametrize("alias", ["redis", None])
+def test_rate_limit_cache_must_be_in_caches(alias):
+    with (
+        firstpromoter(RATE_LIMIT_CACHE=alias),
+        pytest.raises(ImproperlyConfigured, match="RATE_LIMIT_CACHE"),
+    ):
         get_config()

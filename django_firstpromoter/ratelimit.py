@@ -1,0 +1,126 @@
+"""Keep every sender, in every process, under the account's calls per minute.
+
+FirstPromoter counts an account's calls over a sliding minute, so the limit must
+hold for any 60 seconds, not per clock minute: counters per minute would let
+twice the limit through around each minute's turn.
+
+Time is cut into slots of ``window / (limit - 1)`` seconds and each slot admits
+one call. A sender takes the first free slot, now or later, and sleeps until it
+begins. Any ``limit + 1`` calls sit in as many different slots, so the first and
+the last are at least ``limit`` slots apart; the first may have gone at the very
+end of its slot and the last at the very start of its own, so more than
+``limit - 1`` slots, the whole window, lie between them. That is why one call a
+minute cannot be paced this way and the limit is at least 2. Spreading the calls
+evenly also suits the case a limit is for: a backlog that several workers drain
+at once. A lone sale never waits.
+
+A slot is taken with ``cache.add`` of the slot's own key, which creates the key
+only if it is absent. Slot numbers only grow, so that key is always new, and
+adding a new key is atomic on every shared backend: ``SET NX`` on Redis, ``add``
+on Memcached, the primary key on the database cache. ``incr`` is not: the
+database cache's is a read and then a write, which two processes can interleave.
+
+Cost: when the current slot is free, one cache call. Otherwise one read of the
+next slots (``get_many``) finds the first free one and an ``add`` takes it; the
+sender then sleeps until that slot, without polling. A slot that is over before
+its sender gets to go (a slow cache, a late wake-up) is left unused and another
+taken, since a call made late would fall in the next slot's time.
+
+FirstPromoter counts calls as they arrive, and a call arrives a little after its
+slot begins: the connection, the sender thread's turn, the network. Calls that
+leave exactly a minute apart per ``limit`` can then land ``limit + 1`` in one
+minute (the three-worker test once saw 571 at 570), so ``limiter_for`` paces over
+the minute plus ``ARRIVAL_SPREAD_SECONDS``, at a cost of under 2 % of the rate.
+
+Relied on: the machines' clocks agree to well within a slot (NTP), and the cache
+keeps a slot's key until the slot is over (one that evicts it early lets two
+callers have that slot).
+
+``delivery.deliver`` takes its slot after claiming the record, right before the
+call. Taking it before the claim would waste the slot whenever another sender
+wins the claim, as most do when several workers drain one backlog. The wait
+after claiming is short: each sender holds at most one slot, so it waits one slot
+(0.16 s at 380 a minute) per sender ahead of it, and the shortest lease, 30 s,
+covers about 190 senders waiting at once. Overrunning the lease is safe anyway:
+another sender may send the record as well, FirstPromoter answers 409 to the
+known ``event_id``, and the record is tracked once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from django.core.cache import caches
+
+from django_firstpromoter.conf import Config
+
+KEY_PREFIX = "firstpromoter:ratelimit:"
+# Slots read at once when looking for a free one: more than senders usually wait.
+LOOKAHEAD = 64
+# How long a slot's key outlives the slot: the database cache rounds expiry down
+# to the second, and a clock a little behind must still find the slot taken.
+KEY_GRACE_SECONDS = 5
+MINUTE = 60.0
+# How much later than its slot a call may reach FirstPromoter and still be counted
+# in the minute the slot was paced for.
+ARRIVAL_SPREAD_SECONDS = 1.0
+
+
+class RateLimiter:
+    """At most ``limit`` calls in any ``window`` seconds, for all processes that share
+    the ``cache_alias`` cache; ``None`` or 0 for no limit.
+
+    ``window`` is FirstPromoter's minute; tests shorten it.
+    """
+
+    def __init__(self, limit: int | None, cache_alias: str = "default", window: float = MINUTE):
+        if limit == 1 or (limit is not None and limit < 0):
+            raise ValueError(f"limit must be 2 or more, or None or 0 for none; not {limit}")
+        self.limit = limit or None
+        self.cache_alias = cache_alias
+        self.interval = window / (limit - 1) if limit else 0.0
+
+    def acquire(self) -> None:
+        """Return once this call has a slot, sleeping until its slot begins."""
+        if self.limit is None:
+            return
+        slot = self._slot_at(time.time())
+        while not (self._take(slot) and self._wait_for(slot)):
+            slot = self._first_free(max(slot + 1, self._slot_at(time.time())))
+
+    def _slot_at(self, moment: float) -> int:
+        return math.floor(moment / self.interval)
+
+    def _key(self, slot: int) -> str:
+        return f"{KEY_PREFIX}{slot}"
+
+    def _take(self, slot: int) -> bool:
+        ends_in = (slot + 1) * self.interval - time.time()
+        timeout = math.ceil(max(ends_in, 0.0)) + KEY_GRACE_SECONDS
+        return bool(caches[self.cache_alias].add(self._key(slot), 1, timeout))
+
+    def _wait_for(self, slot: int) -> bool:
+        """Sleep until the slot begins; False if it was over before we got to go."""
+        start = slot * self.interval
+        if (delay := start - time.time()) > 0:
+            time.sleep(delay)
+        return time.time() < start + self.interval
+
+    def _first_free(self, slot: int) -> int:
+        """The first slot from ``slot`` on that nobody has taken, as far as we can see."""
+        cache = caches[self.cache_alias]
+        while True:
+            slots = range(slot, slot + LOOKAHEAD)
+            taken = cache.get_many([self._key(s) for s in slots])
+            for candidate in slots:
+                if self._key(candidate) not in taken:
+                    return candidate
+            slot += LOOKAHEAD
+
+
+def limiter_for(config: Config) -> RateLimiter:
+    """The limiter for the settings' ``RATE_LIMIT`` and ``RATE_LIMIT_CACHE``."""
+    return RateLimiter(
+        config.rate_limit, config.rate_limit_cache, window=MINUTE + ARRIVAL_SPREAD_SECONDS
+    )

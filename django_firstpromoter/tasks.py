@@ -1,0 +1,58 @@
+"""``DELIVERY = "task"``: sales are sent by a worker of Django's Tasks framework.
+
+The task only wakes a sale up: ``delivery.deliver`` claims the row, so a task that
+runs twice, late, or for a sale the cron job or the admin sent already, sends nothing.
+
+Importing this module needs the framework and a loadable ``TASKS`` backend (the task
+is checked against it when it is defined): nothing imports it unless ``DELIVERY`` is
+``"task"``, and ``manage.py check`` reports why it cannot be imported (E012).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Any
+
+import django
+from django.core.exceptions import ImproperlyConfigured
+
+from django_firstpromoter import delivery
+from django_firstpromoter.models import Sale, TrackedEvent
+
+if TYPE_CHECKING:
+    from django.tasks import Task
+
+try:
+    # Django 6 has it built in; django-tasks (the ``tasks`` extra) is its backport for
+    # 5.2. The same choice as django-tasks-db's, so a backend and this task agree.
+    if TYPE_CHECKING or django.VERSION >= (6, 0):
+        from django.tasks import task
+    else:
+        from django_tasks import task
+except ImportError as exc:
+    raise ImproperlyConfigured(
+        "DELIVERY 'task' needs Django's Tasks framework: "
+        "on Django 5.2, pip install 'django-firstpromoter[tasks]'."
+    ) from exc
+
+
+@task
+def deliver_sale(sale_id: int) -> str | None:
+    """Send the sale if it is due and nobody else is sending it; its new status, or None
+    when there was nothing to do (gone, already handled, not due, or being sent).
+
+    A configuration error is raised, leaving the sale untouched until it is fixed.
+    """
+    return delivery.deliver(Sale, sale_id)
+
+
+# Which task delivers which record; ``delivery`` knows only ``TrackedEvent``.
+DELIVER_TASKS: dict[type[TrackedEvent], Task[Any, Any]] = {Sale: deliver_sale}
+
+
+def enqueue_retry(record: TrackedEvent, run_after: datetime.datetime) -> None:
+    """Queue the record's next attempt for when it is due, where the backend can defer
+    a task. Where it cannot (the Immediate backend), ``firstpromoter_deliver`` sends it."""
+    deliver_task = DELIVER_TASKS[type(record)]
+    if deliver_task.get_backend().supports_defer:
+        deliver_task.using(run_after=run_after).enqueue(record.pk)

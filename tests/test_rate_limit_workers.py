@@ -1,0 +1,94 @@
+"""Three worker processes, one RATE_LIMIT, shared through Redis: against a sandbox
+that answers 429 over its own per-minute limit, no minute goes over, no call is
+refused, and the backlog still drains at nearly the limit.
+
+A per-minute limit takes more than a minute to test: the backlog is more than the
+limit, so that senders without a shared limit would be refused."""
+
+from __future__ import annotations
+
+import datetime
+import signal
+import time
+import uuid
+from bisect import bisect_left
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from django_firstpromoter.models import Sale
+from django_firstpromoter.sandbox import Sandbox
+from django_firstpromoter.sandbox.faults import Faults
+from django_firstpromoter.statuses import DeliveryStatus
+from tests.workers import start_worker
+
+SANDBOX_LIMIT = 600
+"""Calls per minute the sandbox admits, as FirstPromoter admits 400."""
+RATE_LIMIT = 570
+"""The workers' shared limit: a margin under it, as the default 380 is under 400."""
+BACKLOG = 700
+WINDOW = datetime.timedelta(seconds=60)
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="worker processes share the test database on PostgreSQL only",
+    ),
+]
+
+
+def most_in_any_minute(times: list[datetime.datetime]) -> int:
+    """The most calls in any sliding 60 s, each window starting at a call."""
+    times = sorted(times)
+    return max(bisect_left(times, start + WINDOW) - index for index, start in enumerate(times))
+
+
+def arrival(at: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(at.replace("Z", "+00:00"))
+
+
+def test_three_workers_hold_one_rate_limit_and_still_drain_near_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for n in range(BACKLOG):
+        Sale.objects.create(
+            event_id=f"evt-{n}", amount=Decimal(10), amount_minor=1000,
+            email=f"b{n}@example.com", ref_id="alice", api_version=2,
+        )  # fmt: skip
+    with Sandbox(faults=Faults(rate_limit=SANDBOX_LIMIT)) as sandbox:
+        settings = {"BASE_URL": sandbox.base_url(2), "RATE_LIMIT": RATE_LIMIT}
+        redis = {"CACHE_URL": "redis://127.0.0.1:6379/0", "CACHE_KEY_PREFIX": f"{uuid.uuid4()}"}
+        logs = [tmp_path / f"worker-{n}.log" for n in range(3)]
+        workers = [start_worker(settings, log, "--threads", "2", env=redis) for log in logs]
+        try:
+            deadline = time.monotonic() + 3 * BACKLOG * 60 / RATE_LIMIT
+            while (
+                Sale.objects.exclude(status=DeliveryStatus.TRACKED).exists()
+                and time.monotonic() < deadline
+            ):
+                time.sleep(1)
+        finally:
+            for worker in workers:
+                worker.send_signal(signal.SIGTERM)
+            exit_codes = [worker.wait(timeout=30) for worker in workers]
+        calls = [arrival(request.at) for request in sandbox.requests]
+        refused = [request for request in sandbox.requests if request.status == 429]
+
+    tracked = Sale.objects.filter(status=DeliveryStatus.TRACKED).count()
+    busiest = most_in_any_minute(calls)
+    drained_per_minute = (len(calls) - 1) / (max(calls) - min(calls)).total_seconds() * 60
+    with capsys.disabled():
+        print(
+            f"\n3 workers, RATE_LIMIT {RATE_LIMIT}/min against a sandbox admitting "
+            f"{SANDBOX_LIMIT}/min: {tracked} of {BACKLOG} tracked, {len(refused)} refused (429), "
+            f"busiest minute {busiest} calls, drained at {drained_per_minute:.0f}/min "
+            f"({drained_per_minute / SANDBOX_LIMIT:.0%} of the sandbox's limit)"
+        )
+    assert exit_codes == [0, 0, 0], [log.read_text()[-2000:] for log in logs]
+    assert tracked == BACKLOG
+    assert refused == []
+    assert busiest <= RATE_LIMIT
+    assert drained_per_minute >= 0.9 * SANDBOX_LIMIT
