@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -24,7 +24,8 @@ from django.utils.translation import ngettext
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.delivery import deliver_each
 from django_firstpromoter.models import Reward, Sale, SaleAttempt
-from django_firstpromoter.money import minor_unit_factor
+from django_firstpromoter.money import format_amount, minor_unit_factor
+from django_firstpromoter.monitoring import queue_status
 from django_firstpromoter.statuses import DeliveryStatus
 
 BADGE_COLOURS: dict[str, str] = {
@@ -94,21 +95,7 @@ class RewardInline(ReadOnlyInline):
 
     @admin.display(description=_("amount"))
     def amount_display(self, reward: Reward) -> str:
-        return reward_amount(reward)
-
-
-def reward_amount(reward: Reward) -> str:
-    return format_amount(reward.amount, reward.unit, reward.sale.currency)
-
-
-def format_amount(amount: int, unit: str, currency: str) -> str:
-    """Cash rewards come in the sale currency's minor units; other units (points,
-    credits) are whole numbers of that unit."""
-    if unit != "cash":
-        return f"{amount} {unit}"
-    factor = minor_unit_factor(currency)
-    major = Decimal(amount) / factor
-    return f"{major:.{2 if factor == 100 else 0}f} {currency}"
+        return reward.amount_display
 
 
 @admin.register(Sale)
@@ -187,6 +174,13 @@ class SaleAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Sale]:
         return super().get_queryset(request).prefetch_related("rewards")
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # The whole queue, whatever the filters: the summary template says so.
+        extra_context = {**(extra_context or {}), "queue_status": queue_status(self.model)}
+        return super().changelist_view(request, extra_context)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Sales come from paid orders; one typed in by hand would be sent as real money.
@@ -355,7 +349,7 @@ class RewardAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, reward: Reward) -> str:
-        return reward_amount(reward)
+        return reward.amount_display
 
     @admin.display(description=_("sale"))
     def sale_link(self, reward: Reward) -> str:

@@ -8,19 +8,25 @@ import json
 import re
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 import pytest
 import responses
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.html import escape
 from pytest_django.asserts import assertContains, assertNotContains
 
+from django_firstpromoter.conf import get_config
 from django_firstpromoter.models import Reward, Sale, SaleAttempt
 from django_firstpromoter.money import to_minor_units
+from django_firstpromoter.monitoring import QueueStatus
 from django_firstpromoter.statuses import AttemptOutcome, DeliveryStatus
+from django_firstpromoter.worker import Worker
 from tests.conftest import V2_URL, firstpromoter, success_body
 from tests.shop.models import Order
 
@@ -201,6 +207,91 @@ def test_changelist_search(admin_client: Client, q: str, expected: set[str]) -> 
     assert shown(response) == expected
     # A sale found through two of its rewards is listed once.
     assert len(response.context["cl"].result_list) == len(expected)
+
+
+# The delivery queue above the list
+
+
+def queue_summary(response: Any) -> str:
+    """The summary's text, whitespace collapsed."""
+    (html,) = re.findall(r'<p class="fp-queue-status".*?</p>', response.text, re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+@pytest.fixture
+def queue() -> None:
+    now = timezone.now()
+    hour = datetime.timedelta(hours=1)
+    make_sale("evt-due", status=DeliveryStatus.PENDING, recorded_at=now - 2 * hour)
+    make_sale(
+        "evt-retry",
+        status=DeliveryStatus.PENDING,
+        attempt_count=2,
+        next_attempt_at=now + hour,
+        recorded_at=now - hour,
+    )
+    make_sale("evt-failed", status=DeliveryStatus.FAILED, attempt_count=1)
+    make_sale("evt-tracked", status=DeliveryStatus.TRACKED, recorded_at=now - 50 * hour)
+
+
+def test_the_queue_summary_sits_above_the_list(admin_client: Client, queue: None) -> None:
+    response = admin_client.get(SALES)
+
+    assert queue_summary(response) == (
+        "Delivery queue, all sales whatever the filters: due now: 1 waiting for retry: 1"
+        " sending: 0 failed: 1 oldest waiting: 2h 0m"
+    )
+    page = response.text
+    assert page.index("fp-queue-status") < page.index('id="result_list"')
+
+
+@pytest.mark.parametrize("query", ["status__exact=tracked", "q=evt-tracked", "api_version=1"])
+def test_the_queue_summary_counts_every_sale_whatever_the_filters(
+    admin_client: Client, queue: None, query: str
+) -> None:
+    response = admin_client.get(f"{SALES}?{query}")
+
+    assert shown(response) <= {"evt-tracked"}
+    assert "failed: 1" in queue_summary(response)
+    assert "due now: 1" in queue_summary(response)
+
+
+def test_view_only_staff_see_the_queue_too(viewer_client: Client, queue: None) -> None:
+    assert "failed: 1" in queue_summary(viewer_client.get(SALES))
+
+
+def test_the_queue_summary_follows_retry_now(
+    admin_client: Client, mocked: responses.RequestsMock, queue: None
+) -> None:
+    mocked.post(V2_URL, status=204)
+
+    response = post_action(admin_client, "retry_sales", list(Sale.objects.all()))
+
+    assert queue_summary(response).endswith(
+        "due now: 0 waiting for retry: 0 sending: 0 failed: 0 oldest waiting: none"
+    )
+
+
+def test_the_queue_summary_costs_one_query_however_long_the_queue(
+    admin_client: Client,
+) -> None:
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(SALES).status_code == 200
+        return len(captured)
+
+    make_sale("evt-first", status=DeliveryStatus.FAILED)
+    few = queries()
+    for n, status in enumerate(DeliveryStatus.values * 5):
+        sale = make_sale(f"evt-{n}", status=status, attempt_count=n % 3)
+        make_reward(sale)
+    many = queries()
+    with mock.patch(
+        "django_firstpromoter.admin.queue_status", return_value=QueueStatus(0, 0, 0, 0, None)
+    ):
+        without_summary = queries()
+
+    assert few == many == without_summary + 1
 
 
 # Sale change page
@@ -453,13 +544,11 @@ def test_dont_send_ignores_pending_and_failed_but_not_tracked(
 def test_an_ignored_sale_is_not_sent_by_the_worker_but_can_be_retried(
     admin_client: Client, mocked: responses.RequestsMock
 ) -> None:
-    from django_firstpromoter.delivery import deliver_due
-
     mocked.post(V2_URL, status=204)
     sale = make_sale("evt-skip", status=DeliveryStatus.PENDING)
     post_action(admin_client, "ignore_sales", [sale])
 
-    assert deliver_due(Sale) == {}
+    assert Worker(Sale, get_config()).run() == {}
     assert not mocked.calls
 
     post_action(admin_client, "retry_sales", [sale])
