@@ -1,0 +1,71 @@
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from django_firstpromoter.models import Sale
+from django_firstpromoter.referral import copy_referral, get_referral
+from django_firstpromoter.signals import order_paid
+from shop.forms import CheckoutForm
+from shop.models import Order
+from shop.plans import PLANS
+
+
+def storefront(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "shop/storefront.html",
+        {"plans": PLANS.values(), "referral": get_referral(request)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def checkout(request: HttpRequest, plan: str) -> HttpResponse:
+    chosen = PLANS.get(plan)
+    if chosen is None:
+        raise Http404("No such plan.")
+    form = CheckoutForm(request.POST or None)
+    if form.is_valid():
+        order = Order(
+            plan=chosen.slug, email=form.cleaned_data["email"], total=chosen.price, currency="USD"
+        )
+        copy_referral(request, order)
+        order.save()
+        return redirect("pay", number=order.number)
+    return render(request, "shop/checkout.html", {"plan": chosen, "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def pay(request: HttpRequest, number: str) -> HttpResponse:
+    """A stand-in for a payment provider's page and its webhook: "Pay" confirms the payment."""
+    order = get_object_or_404(Order, number=number)
+    if request.method == "POST":
+        confirm_payment(order.pk)
+        return redirect(order)
+    if order.paid:
+        return redirect(order)
+    return render(request, "shop/pay.html", {"order": order, "plan": PLANS[order.plan]})
+
+
+def confirm_payment(order_pk: int) -> None:
+    """What a payment webhook handler does: mark the order paid and say so, in one
+    transaction, so the sale is recorded if and only if the payment is."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_pk)
+        if order.paid:
+            return  # providers redeliver webhooks
+        order.paid = True
+        order.paid_at = timezone.now()
+        order.save()
+        order_paid.send(sender=Order, order=order)
+
+
+def order_page(request: HttpRequest, number: str) -> HttpResponse:
+    order = get_object_or_404(Order, number=number)
+    # A real shop would keep this for its staff; the demo shows it to the buyer so
+    # the whole path of a sale can be seen on one page.
+    sale = Sale.objects.for_order(order).prefetch_related("rewards").first()
+    return render(
+        request, "shop/order.html", {"order": order, "plan": PLANS[order.plan], "sale": sale}
+    )

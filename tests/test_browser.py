@@ -1,0 +1,162 @@
+"""The example shop and the admin in a real browser: Debian's Chromium, driven by Playwright.
+
+The shop runs as `make demo` runs it (its own settings, process and SQLite file),
+against a sandbox in this process, so the test can make FirstPromoter fail on demand.
+Screenshots go to build/screenshots/; the README shows two of them (docs/).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from django_firstpromoter.sandbox import Sandbox
+from tests.example_shop import EXAMPLE, MANAGE, environment, free_port, wait_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless as root, and quiet: this machine's network is closed, and Chromium's
+# calls home would otherwise fail by the dozen at every start.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = EXAMPLE.parent / "build" / "screenshots"
+ADMIN = ("admin", "admin")
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason=f"browser test skipped: no Chromium at {CHROMIUM} "
+    "(Debian's package `chromium`; .ci/run installs it)",
+)
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def shop(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The example shop's URL, on a free port, with a fresh database and the demo user."""
+    database = tmp_path_factory.mktemp("shop") / "db.sqlite3"
+    env = {**environment(database, sandbox.url), "DJANGO_SUPERUSER_PASSWORD": ADMIN[1]}
+    for command in (
+        ["migrate", "--noinput"],
+        ["createcachetable"],
+        ["createsuperuser", "--noinput", "--username", ADMIN[0], "--email", "admin@example.com"],
+    ):
+        subprocess.run([*MANAGE, *command], env=env, cwd=EXAMPLE, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [*MANAGE, "runserver", f"127.0.0.1:{port}", "--noreload"],
+        env=env,
+        cwd=EXAMPLE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(port, server)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    # Imported here: the module must load (and skip) where Playwright's driver is absent.
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def buy(page: Any, shop: str, plan: str, email: str) -> None:
+    page.get_by_role("link", name=f"Buy {plan}").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Continue to payment").click()
+    page.get_by_role("button", name="Pay").click()
+
+
+def sale_row(page: Any, event_id: str) -> Any:
+    return page.locator("#result_list tbody tr", has_text=event_id)
+
+
+def test_a_referred_sale_from_the_link_to_the_admin_and_a_retry(
+    page: Any, shop: str, sandbox: Sandbox
+) -> None:
+    from playwright.sync_api import expect
+
+    # alice's referral link, then a purchase: the order page shows her commission.
+    page.goto(f"{shop}/?fpr=alice")
+    expect(page.locator("#referral")).to_contain_text("alice")
+    screenshot(page, "1-storefront")
+    buy(page, shop, "Pro", "first@example.com")
+    expect(page.locator("#sale-status")).to_have_text("Tracked")
+    expect(page.locator(".reward")).to_contain_text("9.80 USD for alice@promoters.example")
+    screenshot(page, "2-order-tracked")
+
+    # The operator's view: the sale is tracked with alice's reward.
+    page.goto(f"{shop}/admin/django_firstpromoter/sale/")
+    page.get_by_label("Username").fill(ADMIN[0])
+    page.get_by_label("Password").fill(ADMIN[1])
+    page.get_by_role("button", name="Log in").click()
+    first = sale_row(page, "order-1")
+    expect(first.locator(".field-status_badge")).to_have_text("Tracked")
+    expect(first.locator(".field-reward_total")).to_have_text("9.80 USD")
+    expect(first.locator(".field-promoter")).to_have_text("alice@promoters.example")
+
+    # FirstPromoter fails: the next paid order is kept, pending a retry.
+    sandbox.faults.update({"error_rate": 1.0})
+    page.goto(f"{shop}/")
+    buy(page, shop, "Starter", "second@example.com")
+    expect(page.locator("#sale-status")).to_have_text("Pending")
+    screenshot(page, "3-order-pending")
+    page.goto(f"{shop}/admin/django_firstpromoter/sale/")
+    second = sale_row(page, "order-2")
+    expect(second.locator(".field-status_badge")).to_have_text("Pending")
+    expect(page.locator(".fp-queue-status")).to_contain_text("waiting for retry: 1")
+    screenshot(page, "4-admin-pending")
+
+    # It is back: the operator retries the sale now instead of waiting for the backoff.
+    sandbox.faults.update({"error_rate": 0.0})
+    second.locator("input[name=_selected_action]").check()
+    page.locator("select[name=action]").select_option(label="Retry now")
+    screenshot(page, "5-admin-retry-now")
+    # The admin's button says "Go" up to Django 6.0 and "Run" after.
+    page.locator("#changelist-form button[name=index]").click()
+    expect(page.locator(".messagelist")).to_contain_text("1 sale sent")
+    second = sale_row(page, "order-2")
+    expect(second.locator(".field-status_badge")).to_have_text("Tracked")
+    expect(second.locator(".field-reward_total")).to_have_text("3.80 USD")
+    expect(page.locator(".fp-queue-status")).to_contain_text("waiting for retry: 0")
+    screenshot(page, "6-admin-retried")
+
+    # FirstPromoter counted each sale once, the failed answer included.
+    assert sorted(sale.event_id for sale in sandbox.sales) == ["order-1", "order-2"]
