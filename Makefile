@@ -4,23 +4,47 @@ VENV ?= .venv
 DJANGO ?= Django>=5.2,<6.2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint typecheck install clean
+.PHONY: test lint typecheck install demo bench clean
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]' '$(DJANGO)'
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# The demo needs only the app and django-environ: a newcomer waits for less.
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[example]' '$(DJANGO)'
+	touch $(DEMO_STAMP)
+
+$(BENCH_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]' '$(DJANGO)'
+	touch $(BENCH_STAMP)
+
+# The published numbers (bench/results.json, docs/checkout.png); BENCH_ARGS=--small
+# for a smoke run that writes to build/ instead.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+example_project/.env:
+	cp example_project/.env.example example_project/.env
+
+demo: $(DEMO_STAMP) example_project/.env
+	cd example_project && exec $(abspath $(BIN))/python manage.py demo
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy django_firstpromoter tests
+	$(BIN)/mypy django_firstpromoter tests bench
 
 test: lint typecheck
 	$(BIN)/python -m django --version
