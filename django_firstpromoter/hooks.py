@@ -25,9 +25,10 @@ def track_order(order: models.Model) -> Sale | None:
     """``SALE_FROM_ORDER(order)`` then ``track_sale``; None when there is nothing to track.
 
     No savepoint of its own: it runs on every save of an order, and a savepoint costs
-    two round trips to the database. ``track_sale`` writes only inside the savepoint
-    of its ``get_or_create``, so an error here never leaves the host's transaction
-    broken; the adapter is the host's code, running in the host's transaction.
+    two round trips to the database. ``track_sale`` validates before it writes, and
+    its one write cannot fail on a known ``event_id`` (``tracking.record_once``), so
+    an error here never leaves the host's transaction broken; the adapter is the
+    host's code, running in the host's transaction.
     """
     try:
         path = get_config().sale_from_order

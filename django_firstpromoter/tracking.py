@@ -11,7 +11,9 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 
 from django_firstpromoter import delivery
 from django_firstpromoter.conf import get_config
@@ -39,14 +41,51 @@ def track_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | N
     if order is not None and order.pk is not None:
         fields["order_content_type"] = ContentType.objects.get_for_model(order)
         fields["order_object_id"] = str(order.pk)
-    sale, created = Sale.objects.get_or_create(
-        event_id=fields.pop("event_id"), defaults={**fields, "api_version": config.api_version}
-    )
+    sale, created = record_once(Sale(**fields, api_version=config.api_version))
     if created and config.delivery == "on_commit":
         transaction.on_commit(partial(send_after_commit, sale.pk))
     elif created and config.delivery == "task":
         transaction.on_commit(partial(enqueue_after_commit, sale.pk))
     return sale
+
+
+def record_once(sale: Sale) -> tuple[Sale, bool]:
+    """``sale`` inserted, or the sale already recorded with its ``event_id``; and
+    whether this call inserted it.
+
+    This is the checkout's one write: ``INSERT … ON CONFLICT DO NOTHING RETURNING id``,
+    one round trip, where ``get_or_create`` takes four (a ``SELECT``, a savepoint,
+    the ``INSERT``, the savepoint's release). No savepoint is needed: the conflict is
+    not an error, and ``clean_sale_data`` has checked every other constraint, so the
+    statement cannot abort the host's transaction. Django builds the statement, as
+    ``bulk_create(ignore_conflicts=True)`` does, but asks for the id back, which
+    ``bulk_create`` does not when it ignores conflicts. A database that cannot return
+    the id from an ``INSERT`` (MySQL) takes ``get_or_create``'s way.
+    """
+    using = router.db_for_write(Sale)
+    connection = connections[using]
+    sales = Sale.objects.using(using)
+    if not connection.features.can_return_columns_from_insert:
+        defaults = {field.attname: getattr(sale, field.attname) for field in _insert_fields()}
+        return sales.get_or_create(event_id=sale.event_id, defaults=defaults)
+    query = InsertQuery(Sale, on_conflict=OnConflict.IGNORE)
+    query.insert_values(_insert_fields(), [sale])
+    compiler = query.get_compiler(using=using)
+    compiler.returning_fields = [Sale._meta.pk]
+    [(sql, params)] = compiler.as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return sales.get(event_id=sale.event_id), False
+    sale.pk = row[0]
+    sale._state.adding = False
+    sale._state.db = using
+    return sale, True
+
+
+def _insert_fields() -> list[models.Field[Any, Any]]:
+    return [field for field in Sale._meta.concrete_fields if not field.primary_key]
 
 
 def send_after_commit(pk: int) -> None:

@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.forms.models import model_to_dict
+from django.test.utils import CaptureQueriesContext
 
 from django_firstpromoter import SaleData, track_sale
 from django_firstpromoter.models import Sale
@@ -42,7 +44,35 @@ def test_same_event_id_gives_the_one_sale(django_capture_on_commit_callbacks):
         first = track_sale(sale())
         second = track_sale(sale(amount=Decimal("5")))
     assert first == second
+    assert second is not None and second.amount == Decimal("19.99")
+    # The caller's transaction is still usable: on PostgreSQL a failed statement
+    # would have aborted it.
     assert Sale.objects.count() == 1
+    assert len(callbacks) == 1
+
+
+def test_a_new_sale_is_one_insert_and_comes_back_as_stored():
+    with CaptureQueriesContext(connection) as queries:
+        recorded = track_sale(sale(mrr=Decimal("9.99")))
+    assert recorded is not None
+    assert [query["sql"].split()[0] for query in queries.captured_queries] == ["INSERT"]
+    assert model_to_dict(recorded) == model_to_dict(Sale.objects.get())
+    assert not recorded._state.adding
+
+
+@pytest.mark.skipif(
+    connection.vendor != "sqlite",
+    reason="MySQL's way is played on SQLite; psycopg cannot insert without RETURNING",
+)
+def test_without_insert_returning_it_still_records_once(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    # MySQL cannot return the id from an INSERT; get_or_create stands in.
+    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
+    with django_capture_on_commit_callbacks() as callbacks:
+        first = track_sale(sale())
+        second = track_sale(sale(amount=Decimal("5")))
+    assert first == second == Sale.objects.get()
     assert len(callbacks) == 1
 
 
