@@ -66,12 +66,17 @@ def threads(database: str, backlog: int) -> list[Row]:
 
 
 def at_the_rate_limit(database: str, backlog: int) -> list[Row]:
-    """Three ``--loop`` workers sharing the default RATE_LIMIT (380) through Redis."""
+    """Three ``--loop`` workers sharing one RATE_LIMIT through Redis, told the
+    account's real limit: this measures how close the limiter gets to it. The
+    default, 380, leaves the rest of the 400 to the account's other API calls."""
     redis = {
         "BENCH_CACHE_URL": "redis://127.0.0.1:6379/0",
         "BENCH_CACHE_KEY_PREFIX": f"{uuid.uuid4()}",
     }
-    with sandbox(rate_limit=FIRSTPROMOTER_LIMIT) as running, firstpromoter(RATE_LIMIT=380):
+    with (
+        sandbox(rate_limit=FIRSTPROMOTER_LIMIT) as running,
+        firstpromoter(RATE_LIMIT=FIRSTPROMOTER_LIMIT),
+    ):
         make_backlog(backlog, "limit")
         workers = [start_worker("--loop", "--threads", "2", env=redis) for _ in range(3)]
         try:

@@ -18,8 +18,8 @@ DEFAULT_BASE_URLS = {
 }
 API_VERSIONS = tuple(DEFAULT_BASE_URLS)
 DELIVERY_MODES = ("on_commit", "worker", "task")
-# FirstPromoter allows v2 400 calls a minute per account; the margin is for calls
-# that arrive closer together than they were sent. v1 is not limited by default.
+# FirstPromoter allows v2 400 calls a minute per account, counting the account's
+# other API calls too; 380 leaves them room. v1 is not limited by default.
 DEFAULT_RATE_LIMITS: dict[int, int | None] = {2: 380, 1: None}
 # Stands in DEFAULTS for a default that depends on API_VERSION, as RATE_LIMIT's does.
 PER_API_VERSION = object()
