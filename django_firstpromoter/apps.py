@@ -13,4 +13,4 @@ class FirstPromoterConfig(AppConfig):
 
         checks.register_checks()
         signals.order_paid.connect(hooks.on_order_paid, dispatch_uid="firstpromoter.order_paid")
-        post_save.connect(hooks.on_model_saved, dispatch_uid="firstpromoter.order_saved")
+        post_save.connect(hooks.on_model_saved, dispatch_uid=hooks.ORDER_SAVED_UID)
