@@ -107,36 +107,19 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                     id="firstpromoter.E008",
                 )
             )
-    if conf["SALE_FROM_ORDER"] and not isinstance(conf["SALE_FROM_ORDER"], str):
+    errors.extend(check_adapter(conf, "SALE_FROM_ORDER", "SaleData", "firstpromoter.E006"))
+    errors.extend(check_adapter(conf, "REFUND_FROM_ORDER", "RefundData", "firstpromoter.E013"))
+    if conf["SIGNUP_ON_USER_CREATED"] and not any(
+        path.endswith("ReferralMiddleware") for path in settings.MIDDLEWARE
+    ):
         errors.append(
             checks.Error(
-                f"FIRSTPROMOTER['SALE_FROM_ORDER'] is a {type(conf['SALE_FROM_ORDER']).__name__}, "
-                "not a dotted path.",
-                hint="Give the dotted path of a callable(order) -> SaleData | None, as a string.",
-                id="firstpromoter.E006",
+                "FIRSTPROMOTER['SIGNUP_ON_USER_CREATED'] is on but ReferralMiddleware is not "
+                "in MIDDLEWARE, so no new user would be known to come from a referral.",
+                hint="Add 'django_firstpromoter.middleware.ReferralMiddleware' to MIDDLEWARE.",
+                id="firstpromoter.E014",
             )
         )
-    elif conf["SALE_FROM_ORDER"]:
-        try:
-            adapter = import_string(conf["SALE_FROM_ORDER"])
-        except ImportError as exc:
-            errors.append(
-                checks.Error(
-                    f"FIRSTPROMOTER['SALE_FROM_ORDER'] does not import: {exc}",
-                    hint="Give the dotted path of a callable(order) -> SaleData | None.",
-                    id="firstpromoter.E006",
-                )
-            )
-        else:
-            if not callable(adapter):
-                errors.append(
-                    checks.Error(
-                        f"FIRSTPROMOTER['SALE_FROM_ORDER'] {conf['SALE_FROM_ORDER']!r} "
-                        "is not callable.",
-                        hint="Give the dotted path of a callable(order) -> SaleData | None.",
-                        id="firstpromoter.E006",
-                    )
-                )
     errors.extend(check_rate_limit(conf))
     unknown = sorted(set(conf) - set(DEFAULTS))
     if unknown:
@@ -148,6 +131,37 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
     return errors
+
+
+def check_adapter(
+    conf: dict[str, Any], key: str, returns: str, check_id: str
+) -> list[checks.CheckMessage]:
+    """``conf[key]``, when set, is the dotted path of a callable."""
+    path = conf[key]
+    hint = f"Give the dotted path of a callable(order) -> {returns} | None, as a string."
+    if not path:
+        return []
+    if not isinstance(path, str):
+        return [
+            checks.Error(
+                f"FIRSTPROMOTER['{key}'] is a {type(path).__name__}, not a dotted path.",
+                hint=hint,
+                id=check_id,
+            )
+        ]
+    try:
+        adapter = import_string(path)
+    except ImportError as exc:
+        return [
+            checks.Error(f"FIRSTPROMOTER['{key}'] does not import: {exc}", hint=hint, id=check_id)
+        ]
+    if not callable(adapter):
+        return [
+            checks.Error(
+                f"FIRSTPROMOTER['{key}'] {path!r} is not callable.", hint=hint, id=check_id
+            )
+        ]
+    return []
 
 
 def check_rate_limit(conf: dict[str, Any]) -> list[checks.CheckMessage]:

@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY": "on_commit",
     "ORDER_MODEL": None,
     "SALE_FROM_ORDER": None,
+    "REFUND_FROM_ORDER": None,
+    "SIGNUP_ON_USER_CREATED": False,
     "CID": None,
     "RATE_LIMIT": PER_API_VERSION,
     "RATE_LIMIT_CACHE": "default",
@@ -89,6 +91,8 @@ class Config:
     delivery: str
     order_model: str | None
     sale_from_order: str | None
+    refund_from_order: str | None
+    signup_on_user_created: bool
     rate_limit: int | None
     rate_limit_cache: str
 
@@ -144,6 +148,8 @@ def get_config() -> Config:
         delivery=raw["DELIVERY"],
         order_model=raw["ORDER_MODEL"],
         sale_from_order=raw["SALE_FROM_ORDER"],
+        refund_from_order=raw["REFUND_FROM_ORDER"],
+        signup_on_user_created=bool(raw["SIGNUP_ON_USER_CREATED"]),
         rate_limit=rate_limit or None,
         rate_limit_cache=raw["RATE_LIMIT_CACHE"],
     )
