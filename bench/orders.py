@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models.signals import post_save
 
 from bench.common import firstpromoter
-from django_firstpromoter.hooks import on_model_saved
+from django_firstpromoter.hooks import ORDER_SAVED_UID, on_model_saved
 from tests.shop.models import Order
 
 CASES = {
@@ -53,8 +53,10 @@ def integration(case: str, base_url: str, inline_timeout: float | None = None) -
     """Case ``a``..``d`` switched on for the ``with`` block."""
     if case in ("a", "b"):
         # The bare save has no integration at all: not even this app's receiver,
-        # which otherwise looks at every save for ORDER_MODEL.
-        post_save.disconnect(on_model_saved)
+        # which otherwise looks at every save for ORDER_MODEL. It is found by its
+        # dispatch_uid: by the function alone Django finds nothing to disconnect, and
+        # connecting it again afterwards ran the hook twice on every later save.
+        post_save.disconnect(dispatch_uid=ORDER_SAVED_UID)
         receiver = inline_receiver(base_url, inline_timeout) if case == "b" else None
         if receiver:
             post_save.connect(receiver, sender=Order, weak=False)
@@ -63,7 +65,7 @@ def integration(case: str, base_url: str, inline_timeout: float | None = None) -
         finally:
             if receiver:
                 post_save.disconnect(receiver, sender=Order)
-            post_save.connect(on_model_saved)
+            post_save.connect(on_model_saved, dispatch_uid=ORDER_SAVED_UID)
         return
     delivery = "worker" if case == "c" else "on_commit"
     with firstpromoter(ORDER_MODEL="shop.Order", DELIVERY=delivery, BASE_URL=base_url):

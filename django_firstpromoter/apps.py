@@ -21,7 +21,7 @@ class FirstPromoterConfig(AppConfig):
         signals.subscription_cancelled.connect(
             hooks.on_subscription_cancelled, dispatch_uid="firstpromoter.subscription_cancelled"
         )
-        post_save.connect(hooks.on_model_saved, dispatch_uid="firstpromoter.order_saved")
+        post_save.connect(hooks.on_model_saved, dispatch_uid=hooks.ORDER_SAVED_UID)
         if apps.is_installed("django.contrib.auth"):
             # Connected always, switched by SIGNUP_ON_USER_CREATED when a user is created,
             # so that the setting is read when used, like every other.

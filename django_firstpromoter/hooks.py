@@ -23,6 +23,10 @@ from django_firstpromoter.tracking import track_sale
 
 logger = logging.getLogger("django_firstpromoter")
 
+ORDER_SAVED_UID = "firstpromoter.order_saved"
+"""How ``on_model_saved`` is connected, so that code that switches it off for a while
+(the benchmark's bare save) finds the same registration."""
+
 
 def track_order(order: models.Model) -> Sale | None:
     """``SALE_FROM_ORDER(order)`` then ``track_sale``; None when there is nothing to track.
