@@ -200,7 +200,8 @@ class Sale(TrackedEvent):
                 update_fields=[
                     field.name
                     for field in Reward._meta.concrete_fields
-                    if field.name not in ("id", "firstpromoter_id", "recorded_at")
+                    if field.name
+                    not in ("id", "firstpromoter_id", "recorded_at", *Reward.webhook_fields)
                 ],
             )
         Reward.objects.bulk_create(
@@ -219,6 +220,10 @@ class SaleAttempt(Attempt):
 class Reward(models.Model):
     """A v1 ``reward`` or a v2 commission, as FirstPromoter reported it."""
 
+    # What only FirstPromoter's webhooks set (webhooks.py): an answer to /sale stored
+    # again after a lost one must not wipe them.
+    webhook_fields: ClassVar[tuple[str, ...]] = ("paid", "firstpromoter_updated_at")
+
     sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="rewards")
     firstpromoter_id = models.BigIntegerField(_("FirstPromoter id"), null=True, unique=True)
     status = models.CharField(_("status"), max_length=64, blank=True)
@@ -232,6 +237,11 @@ class Reward(models.Model):
     created_at = models.DateTimeField(_("created at"), null=True, blank=True)
     raw = models.JSONField(_("as received"), default=dict)
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    # None until a webhook has said.
+    paid = models.BooleanField(_("paid"), null=True, blank=True)
+    firstpromoter_updated_at = models.DateTimeField(
+        _("updated at FirstPromoter"), null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("reward")
@@ -245,3 +255,35 @@ class Reward(models.Model):
     def amount_display(self) -> str:
         """The amount in its unit: 9.80 USD, 500 JPY, 25 points."""
         return format_amount(self.amount, self.unit, self.sale.currency)
+
+
+class WebhookEvent(models.Model):
+    """One event FirstPromoter's webhooks delivered, kept as it came, and what it did.
+
+    The unique ``event_id`` is what makes a retried delivery harmless. No request
+    header is kept: the ``Authorization`` header carries the shared secret.
+    """
+
+    event_id = models.CharField(_("event id"), max_length=255, unique=True)
+    event_type = models.CharField(_("event type"), max_length=100, blank=True)
+    payload = models.JSONField(_("payload"), default=dict)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    commission_id = models.BigIntegerField(_("commission id"), null=True, blank=True)
+    reward = models.ForeignKey(
+        Reward,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="webhook_events",
+        verbose_name=_("reward"),
+    )
+    applied = models.BooleanField(_("applied"), default=False)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        ordering = ["-received_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.event_id
