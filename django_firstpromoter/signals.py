@@ -9,3 +9,8 @@ order_paid = Signal()
 sale_tracked = Signal()
 sale_not_referral = Signal()
 sale_failed = Signal()
+
+#: Sent after the commit of a FirstPromoter webhook that changed a reward's status or
+#: paid state, with ``reward=``, ``previous_status=`` and ``previous_paid=``;
+#: receivers' errors are logged, not raised.
+reward_updated = Signal()
