@@ -15,6 +15,7 @@ from django.core import serializers
 from django.db.models.query import QuerySet
 from django.test import Client
 from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains
 
 from django_firstpromoter import signals
 from django_firstpromoter.client import interpret
@@ -27,6 +28,8 @@ pytestmark = pytest.mark.django_db
 URL = "/firstpromoter/webhook/"
 SECRET = BASE["WEBHOOK_SECRET"]
 COMMISSION_ID = 88901
+REWARDS = "/admin/django_firstpromoter/reward/"
+EVENTS = "/admin/django_firstpromoter/webhookevent/"
 
 
 def commission_event(
@@ -529,6 +532,56 @@ def test_each_delivery_is_logged_on_one_line(client, reward, caplog):
         'firstpromoter webhook event_id="evt \\"1\\"\\nforged=1" '
         'event_type="commission.updated" result="applied" note="status pending \\u2192 approved"'
     )
+
+
+# In the admin
+
+
+def test_a_webhook_changes_the_status_in_the_admin_and_a_forged_one_does_not(admin_client, reward):
+    def listed() -> list[tuple[str, bool | None]]:
+        response = admin_client.get(REWARDS)
+        assert response.status_code == 200
+        return [(r.status, r.paid) for r in response.context["cl"].result_list]
+
+    assert listed() == [("pending", None)]
+    forged = post(Client(), commission_event("denied", is_paid=True), authorization=None)
+    assert forged.status_code == 401
+    assert listed() == [("pending", None)]
+
+    post(Client(), commission_event("approved", is_paid=True))
+
+    assert listed() == [("approved", True)]
+    page = admin_client.get(REWARDS)
+    assertContains(page, '<td class="field-status">approved</td>', html=True)
+    assertContains(page, 'alt="True"')
+
+
+def test_the_events_admin_shows_payloads_escaped_and_allows_no_edits(admin_client, reward):
+    script = "<script>alert(1)</script>"
+    post(Client(), commission_event("approved", note=script))
+    post(Client(), {"event_type": "promoter.created", "name": script}, event_id="evt-2")
+    applied, stored = (
+        WebhookEvent.objects.get(event_id="evt-1"),
+        WebhookEvent.objects.get(event_id="evt-2"),
+    )
+
+    listing = admin_client.get(EVENTS)
+    assert listing.status_code == 200
+    assertContains(listing, "status pending → approved")
+    assertContains(listing, f'href="{REWARDS}{reward.pk}/change/"')
+    assertNotContains(listing, "Add webhook event")
+
+    page = admin_client.get(f"{EVENTS}{applied.pk}/change/")
+    assertContains(page, "&lt;script&gt;alert(1)&lt;/script&gt;")
+    assertNotContains(page, script)
+    assertContains(page, "&quot;status&quot;: &quot;approved&quot;")
+    assertNotContains(page, 'type="submit" value="Save"')
+    assertContains(
+        admin_client.get(f"{EVENTS}{stored.pk}/change/"), '<div class="readonly">—</div>', html=True
+    )
+    assert admin_client.get(f"{EVENTS}add/").status_code == 403
+    assert admin_client.post(f"{EVENTS}{applied.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert WebhookEvent.objects.count() == 2
 
 
 # Over real HTTP
