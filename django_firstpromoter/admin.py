@@ -37,6 +37,7 @@ from django_firstpromoter.models import (
     Signup,
     SignupAttempt,
     TrackedEvent,
+    WebhookEvent,
 )
 from django_firstpromoter.money import format_amount, minor_unit_factor
 from django_firstpromoter.monitoring import queue_status
@@ -60,6 +61,24 @@ def pretty_json(text: str) -> str:
         return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
     except ValueError:
         return text
+
+
+def json_block(value: Any) -> str:
+    """What FirstPromoter sent, indented and escaped."""
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+
+
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """For what FirstPromoter told us: an operator may read it, never edit it."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -116,6 +135,7 @@ class RewardInline(ReadOnlyInline):
     readonly_fields = (
         "firstpromoter_id",
         "status",
+        "paid",
         "amount_display",
         "tier",
         "promoter_email",
@@ -501,17 +521,18 @@ def retry_message(opts: Any, results: Counter[str], left_alone: int) -> str:
 
 
 @admin.register(Reward)
-class RewardAdmin(admin.ModelAdmin):
+class RewardAdmin(ViewOnlyAdmin):
     list_display = [
         "firstpromoter_id",
         "promoter_email",
         "amount_display",
         "status",
+        "paid",
         "tier",
         "sale_link",
         "created_at",
     ]
-    list_filter = ["status", "unit"]
+    list_filter = ["status", "paid", "unit"]
     search_fields = ["promoter_email", "lead_email"]
     list_select_related = ["sale", "refund"]
     readonly_fields = (
@@ -521,6 +542,8 @@ class RewardAdmin(admin.ModelAdmin):
         "promoter_email",
         "amount_display",
         "status",
+        "paid",
+        "firstpromoter_updated_at",
         "tier",
         "unit",
         "lead_id",
@@ -530,15 +553,6 @@ class RewardAdmin(admin.ModelAdmin):
         "raw_json",
     )
     fields = readonly_fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, reward: Reward) -> str:
@@ -557,4 +571,43 @@ class RewardAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("as received"))
     def raw_json(self, reward: Reward) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(reward.raw, indent=2, ensure_ascii=False))
+        return json_block(reward.raw)
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ViewOnlyAdmin):
+    list_display = [
+        "event_id",
+        "event_type",
+        "applied",
+        "commission_id",
+        "reward_link",
+        "note",
+        "received_at",
+    ]
+    list_filter = ["applied", "event_type", "received_at"]
+    search_fields = ["event_id"]
+    date_hierarchy = "received_at"
+    list_select_related = ["reward"]
+    readonly_fields = (
+        "event_id",
+        "event_type",
+        "received_at",
+        "applied",
+        "note",
+        "commission_id",
+        "reward_link",
+        "payload_json",
+    )
+    fields = readonly_fields
+
+    @admin.display(description=_("reward"))
+    def reward_link(self, event: WebhookEvent) -> str:
+        if event.reward is None:
+            return "—"
+        url = reverse("admin:django_firstpromoter_reward_change", args=[event.reward_id])
+        return format_html('<a href="{}">{}</a>', url, event.reward.firstpromoter_id)
+
+    @admin.display(description=_("payload"))
+    def payload_json(self, event: WebhookEvent) -> str:
+        return json_block(event.payload)

@@ -11,6 +11,7 @@ from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from django_firstpromoter.conf import (
@@ -21,6 +22,7 @@ from django_firstpromoter.conf import (
     is_cache_alias,
     is_positive_number,
     is_rate_limit,
+    is_webhook_secret,
     rate_limit_setting,
     raw_settings,
 )
@@ -121,6 +123,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
     errors.extend(check_rate_limit(conf))
+    errors.extend(check_webhook_secret(conf["WEBHOOK_SECRET"]))
     unknown = sorted(set(conf) - set(DEFAULTS))
     if unknown:
         errors.append(
@@ -219,6 +222,44 @@ def check_rate_limit(conf: dict[str, Any]) -> list[checks.CheckMessage]:
             id="firstpromoter.W002",
         )
     ]
+
+
+def check_webhook_secret(secret: Any) -> list[checks.CheckMessage]:
+    """The secret's value is never put in a message: it is a credential."""
+    hint = (
+        "Generate one, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))', "
+        "read it from the environment, and give FirstPromoter's webhook subscription the "
+        "header Authorization: Bearer <that secret>."
+    )
+    if secret in ("", None):
+        if not webhook_routed():
+            return []
+        return [
+            checks.Warning(
+                "The FirstPromoter webhook URL is routed but FIRSTPROMOTER['WEBHOOK_SECRET'] "
+                "is not set, so it refuses every delivery.",
+                hint=hint,
+                id="firstpromoter.W004",
+            )
+        ]
+    if is_webhook_secret(secret):
+        return []
+    return [
+        checks.Error(
+            "FIRSTPROMOTER['WEBHOOK_SECRET'] is not a string of at least 16 visible ASCII "
+            "characters (no spaces), so the webhook refuses every delivery.",
+            hint=hint,
+            id="firstpromoter.E015",
+        )
+    ]
+
+
+def webhook_routed() -> bool:
+    try:
+        reverse("firstpromoter:webhook")
+    except NoReverseMatch:
+        return False
+    return True
 
 
 def check_tasks() -> list[checks.CheckMessage]:

@@ -6,6 +6,7 @@ per-test settings work, the way django-anymail reads ``ANYMAIL``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "CID": None,
     "RATE_LIMIT": PER_API_VERSION,
     "RATE_LIMIT_CACHE": "default",
+    "WEBHOOK_SECRET": "",
 }
 
 
@@ -71,12 +73,26 @@ def is_cache_alias(value: Any) -> bool:
     return isinstance(value, str) and value in settings.CACHES
 
 
+def is_webhook_secret(value: Any) -> bool:
+    """At least 16 visible ASCII characters: it travels in a header FirstPromoter sends
+    as typed, where a space or a character outside ASCII could not arrive intact, and
+    a short one could be guessed."""
+    return isinstance(value, str) and re.fullmatch(r"[\x21-\x7e]{16,}", value) is not None
+
+
 def raw_settings() -> dict[str, Any]:
     """The user's dict merged over the defaults, unchecked (for system checks)."""
     user = getattr(settings, "FIRSTPROMOTER", None) or {}
     if not isinstance(user, dict):
         raise ImproperlyConfigured("FIRSTPROMOTER must be a dict.")
     return {**DEFAULTS, **user}
+
+
+def webhook_secret() -> str:
+    """``WEBHOOK_SECRET`` when it is usable, else "": the webhook view then refuses
+    every delivery rather than accept ones that prove nothing (check E015 says why)."""
+    secret = raw_settings()["WEBHOOK_SECRET"]
+    return secret if is_webhook_secret(secret) else ""
 
 
 @dataclass(frozen=True)

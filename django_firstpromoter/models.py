@@ -387,7 +387,8 @@ def store_rewards(answer: Answer, **links: Any) -> None:
             update_fields=[
                 field.name
                 for field in Reward._meta.concrete_fields
-                if field.name not in ("id", "firstpromoter_id", "recorded_at")
+                if field.name
+                not in ("id", "firstpromoter_id", "recorded_at", *Reward.webhook_fields)
             ],
         )
     Reward.objects.bulk_create([reward for reward in rewards if reward.firstpromoter_id is None])
@@ -396,6 +397,10 @@ def store_rewards(answer: Answer, **links: Any) -> None:
 class Reward(models.Model):
     """A v1 ``reward`` or a v2 commission, as FirstPromoter reported it: a sale's, or a
     refund's (negative, taking part of a commission back)."""
+
+    # What only FirstPromoter's webhooks set (webhooks.py): an answer to /sale stored
+    # again after a lost one must not wipe them.
+    webhook_fields: ClassVar[tuple[str, ...]] = ("paid", "firstpromoter_updated_at")
 
     sale = models.ForeignKey(
         Sale, on_delete=models.CASCADE, null=True, blank=True, related_name="rewards"
@@ -415,6 +420,11 @@ class Reward(models.Model):
     created_at = models.DateTimeField(_("created at"), null=True, blank=True)
     raw = models.JSONField(_("as received"), default=dict)
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    # None until a webhook has said.
+    paid = models.BooleanField(_("paid"), null=True, blank=True)
+    firstpromoter_updated_at = models.DateTimeField(
+        _("updated at FirstPromoter"), null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("reward")
@@ -429,6 +439,38 @@ class Reward(models.Model):
         """The amount in its unit: 9.80 USD, 500 JPY, 25 points."""
         event = self.sale or self.refund
         return format_amount(self.amount, self.unit, event.currency if event else "")
+
+
+class WebhookEvent(models.Model):
+    """One event FirstPromoter's webhooks delivered, kept as it came, and what it did.
+
+    The unique ``event_id`` is what makes a retried delivery harmless. No request
+    header is kept: the ``Authorization`` header carries the shared secret.
+    """
+
+    event_id = models.CharField(_("event id"), max_length=255, unique=True)
+    event_type = models.CharField(_("event type"), max_length=100, blank=True)
+    payload = models.JSONField(_("payload"), default=dict)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    commission_id = models.BigIntegerField(_("commission id"), null=True, blank=True)
+    reward = models.ForeignKey(
+        Reward,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="webhook_events",
+        verbose_name=_("reward"),
+    )
+    applied = models.BooleanField(_("applied"), default=False)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        ordering = ["-received_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.event_id
 
 
 TRACKED_MODELS: tuple[type[TrackedEvent], ...] = (Signup, Sale, Refund, Cancellation)

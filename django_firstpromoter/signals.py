@@ -28,3 +28,8 @@ cancellation_failed = Signal()
 signup_tracked = Signal()
 signup_not_referral = Signal()
 signup_failed = Signal()
+
+#: Sent after the commit of a FirstPromoter webhook that changed a reward's status or
+#: paid state, with ``reward=``, ``previous_status=`` and ``previous_paid=``;
+#: receivers' errors are logged, not raised.
+reward_updated = Signal()
