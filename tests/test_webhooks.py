@@ -161,7 +161,7 @@ def test_an_answer_to_sale_stored_again_keeps_what_webhooks_said(client, reward)
     body = success_body(2)
     body["commissions"][0]["id"] = COMMISSION_ID
     # A retry after a lost answer stores the commission again.
-    reward.sale.store_answer(interpret(2, 200, {}, json.dumps(body).encode()))
+    reward.sale.store_answer(interpret(200, {}, json.dumps(body).encode()))
 
     reward.refresh_from_db()
     assert (reward.paid, str(reward.firstpromoter_updated_at)) == (
