@@ -274,8 +274,27 @@ DELIVERY_FIELDS = (
 )
 
 
+class MoneyEventAdmin(DeliveryAdmin):
+    """What sales and refunds share: an amount, the rewards it brought, an order."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).prefetch_related("rewards")
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_display(self, record: Sale | Refund) -> str:
+        return money_display(record.amount, record.currency)
+
+    @admin.display(description=_("rewards"))
+    def reward_total(self, record: Sale | Refund) -> str:
+        return reward_total(record.rewards.all(), record.currency)
+
+    @admin.display(description=_("order"))
+    def order_link(self, record: Sale | Refund) -> str:
+        return order_link(record)
+
+
 @admin.register(Sale)
-class SaleAdmin(DeliveryAdmin):
+class SaleAdmin(MoneyEventAdmin):
     list_display = [
         "event_id",
         "customer",
@@ -335,29 +354,14 @@ class SaleAdmin(DeliveryAdmin):
         ),
     ]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Sale]:
-        return super().get_queryset(request).prefetch_related("rewards")
-
-    @admin.display(description=_("amount"), ordering="amount")
-    def amount_display(self, sale: Sale) -> str:
-        return money_display(sale.amount, sale.currency)
-
-    @admin.display(description=_("rewards"))
-    def reward_total(self, sale: Sale) -> str:
-        return reward_total(sale.rewards.all(), sale.currency)
-
     @admin.display(description=_("promoter"))
     def promoter(self, sale: Sale) -> str:
         emails = {reward.promoter_email for reward in sale.rewards.all() if reward.promoter_email}
         return ", ".join(sorted(emails)) or "—"
 
-    @admin.display(description=_("order"))
-    def order_link(self, sale: Sale) -> str:
-        return order_link(sale)
-
 
 @admin.register(Refund)
-class RefundAdmin(DeliveryAdmin):
+class RefundAdmin(MoneyEventAdmin):
     list_display = [
         "event_id",
         "customer",
@@ -407,27 +411,12 @@ class RefundAdmin(DeliveryAdmin):
         ),
     ]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Refund]:
-        return super().get_queryset(request).prefetch_related("rewards")
-
-    @admin.display(description=_("amount"), ordering="amount")
-    def amount_display(self, refund: Refund) -> str:
-        return money_display(refund.amount, refund.currency)
-
-    @admin.display(description=_("rewards"))
-    def reward_total(self, refund: Refund) -> str:
-        return reward_total(refund.rewards.all(), refund.currency)
-
     @admin.display(description=_("sale"))
     def sale_link(self, refund: Refund) -> str:
         if refund.sale is None:
             return refund.sale_event_id or "—"
         url = reverse("admin:django_firstpromoter_sale_change", args=[refund.sale_id])
         return format_html('<a href="{}">{}</a>', url, refund.sale.event_id)
-
-    @admin.display(description=_("order"))
-    def order_link(self, refund: Refund) -> str:
-        return order_link(refund)
 
 
 @admin.register(Cancellation)

@@ -259,7 +259,7 @@ def _log(
     forge a field nor start a line of its own. The same fields go in ``extra`` for
     JSON formatters. It is given no settings, so it cannot log the credentials."""
     fields: dict[str, Any] = {
-        "event_id": str(record),  # every record's __str__ is its event id
+        "event_id": record.event_id,
         "attempt": attempt,
         "http_status": answer.http_status,
         "outcome": str(answer.outcome),

@@ -29,6 +29,8 @@ class TrackedEvent(models.Model):
 
     tracking_call: ClassVar[str]
     outcome_signals: ClassVar[dict[str, Signal]] = {}
+    # Each kind's unique field: what makes a record once, and how logs and lists name it.
+    event_id: str
 
     api_version = models.PositiveSmallIntegerField(_("API version"))
     status = models.CharField(
@@ -54,6 +56,9 @@ class TrackedEvent(models.Model):
                 name="fp_%(class)s_waiting",
             ),
         ]
+
+    def __str__(self) -> str:
+        return self.event_id
 
     @classmethod
     def ready(cls) -> models.Q:
@@ -117,13 +122,8 @@ class OrderLinked(models.Model):
         abstract = True
 
 
-class Sale(OrderLinked, TrackedEvent):
-    tracking_call = "sale"
-    outcome_signals = {
-        DeliveryStatus.TRACKED: signals.sale_tracked,
-        DeliveryStatus.NOT_REFERRAL: signals.sale_not_referral,
-        DeliveryStatus.FAILED: signals.sale_failed,
-    }
+class MoneyEvent(OrderLinked, TrackedEvent):
+    """What a sale and a refund both are: money, a customer, a shop's order."""
 
     event_id = models.CharField(_("event id"), max_length=255, unique=True)
     amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=6)
@@ -132,6 +132,19 @@ class Sale(OrderLinked, TrackedEvent):
     email = models.EmailField(_("email"), blank=True)
     uid = models.CharField(_("uid"), max_length=255, blank=True)
     quantity = models.PositiveIntegerField(_("quantity"), null=True, blank=True)
+
+    class Meta(TrackedEvent.Meta):
+        abstract = True
+
+
+class Sale(MoneyEvent):
+    tracking_call = "sale"
+    outcome_signals = {
+        DeliveryStatus.TRACKED: signals.sale_tracked,
+        DeliveryStatus.NOT_REFERRAL: signals.sale_not_referral,
+        DeliveryStatus.FAILED: signals.sale_failed,
+    }
+
     plan = models.CharField(_("plan"), max_length=255, blank=True)
     mrr = models.DecimalField(_("MRR"), max_digits=18, decimal_places=6, null=True, blank=True)
     mrr_minor = models.BigIntegerField(_("MRR sent (minor units)"), null=True, blank=True)
@@ -154,9 +167,6 @@ class Sale(OrderLinked, TrackedEvent):
         verbose_name = _("sale")
         verbose_name_plural = _("sales")
         ordering = ["-recorded_at", "-pk"]
-
-    def __str__(self) -> str:
-        return self.event_id
 
     def tracking_params(self, api_version: int) -> dict[str, Any]:
         if api_version == 1:
@@ -211,7 +221,7 @@ class SaleAttempt(Attempt):
         verbose_name_plural = _("sale attempts")
 
 
-class Refund(OrderLinked, TrackedEvent):
+class Refund(MoneyEvent):
     """Money given back on a sale: FirstPromoter takes that share of the commission back."""
 
     tracking_call = "refund"
@@ -221,13 +231,6 @@ class Refund(OrderLinked, TrackedEvent):
         DeliveryStatus.FAILED: signals.refund_failed,
     }
 
-    event_id = models.CharField(_("event id"), max_length=255, unique=True)
-    amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=6)
-    amount_minor = models.BigIntegerField(_("amount sent (minor units)"))
-    currency = models.CharField(_("currency"), max_length=3, default="USD")
-    email = models.EmailField(_("email"), blank=True)
-    uid = models.CharField(_("uid"), max_length=255, blank=True)
-    quantity = models.PositiveIntegerField(_("quantity"), null=True, blank=True)
     sale_event_id = models.CharField(_("sale's event id"), max_length=255, blank=True)
     sale = models.ForeignKey(
         Sale,
@@ -244,9 +247,6 @@ class Refund(OrderLinked, TrackedEvent):
         verbose_name = _("refund")
         verbose_name_plural = _("refunds")
         ordering = ["-recorded_at", "-pk"]
-
-    def __str__(self) -> str:
-        return self.event_id
 
     @classmethod
     def ready(cls) -> models.Q:
@@ -302,9 +302,6 @@ class Cancellation(TrackedEvent):
         verbose_name_plural = _("cancellations")
         ordering = ["-recorded_at", "-pk"]
 
-    def __str__(self) -> str:
-        return self.event_id
-
     def tracking_params(self, api_version: int) -> dict[str, Any]:
         params = {name: value for name in ("email", "uid") if (value := getattr(self, name))}
         if api_version == 1:
@@ -353,9 +350,6 @@ class Signup(TrackedEvent):
         verbose_name = _("signup")
         verbose_name_plural = _("signups")
         ordering = ["-recorded_at", "-pk"]
-
-    def __str__(self) -> str:
-        return self.event_id
 
     def tracking_params(self, api_version: int) -> dict[str, Any]:
         names = ("email", "uid", "tid", "ref_id")

@@ -97,7 +97,7 @@ def record_once(record: Record) -> tuple[Record, bool]:
     connection = connections[using]
     records = model._default_manager.using(using)
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-    event_id = record.event_id  # type: ignore[attr-defined]
+    event_id = record.event_id
     if not connection.features.can_return_columns_from_insert:
         defaults = {field.attname: getattr(record, field.attname) for field in fields}
         return records.get_or_create(event_id=event_id, defaults=defaults)
