@@ -70,7 +70,8 @@ class TrackedEvent(models.Model):
         raise NotImplementedError
 
     def create_attempt(self, **fields: Any) -> None:
-        raise NotImplementedError
+        # Each kind's attempt model points at it with related_name="attempts".
+        self.attempts.create(**fields)  # type: ignore[attr-defined]
 
     def store_answer(self, answer: Answer) -> None:
         """Keep what a successful answer carries; called inside the settling transaction."""
@@ -206,9 +207,6 @@ class Sale(MoneyEvent):
             params["ecom_sale"] = "true" if self.ecom_sale else "false"
         return params
 
-    def create_attempt(self, **fields: Any) -> None:
-        self.attempts.create(**fields)
-
     def store_answer(self, answer: Answer) -> None:
         store_rewards(answer, sale=self)
 
@@ -268,9 +266,6 @@ class Refund(MoneyEvent):
             params["created_at"] = self.created_at.isoformat()
         return params
 
-    def create_attempt(self, **fields: Any) -> None:
-        self.attempts.create(**fields)
-
     def store_answer(self, answer: Answer) -> None:
         store_rewards(answer, sale_id=self.sale_id, refund=self)
 
@@ -308,9 +303,6 @@ class Cancellation(TrackedEvent):
             # Only v1 takes an event id for a cancellation.
             params["event_id"] = self.event_id
         return params
-
-    def create_attempt(self, **fields: Any) -> None:
-        self.attempts.create(**fields)
 
 
 class CancellationAttempt(Attempt):
@@ -354,9 +346,6 @@ class Signup(TrackedEvent):
     def tracking_params(self, api_version: int) -> dict[str, Any]:
         names = ("email", "uid", "tid", "ref_id")
         return {name: value for name in names if (value := getattr(self, name))}
-
-    def create_attempt(self, **fields: Any) -> None:
-        self.attempts.create(**fields)
 
 
 class SignupAttempt(Attempt):
