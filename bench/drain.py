@@ -16,7 +16,6 @@ from django.test.utils import CaptureQueriesContext
 from bench.backlog import make_backlog, start_worker, unsettled, wait_watching_memory
 from bench.common import Row, firstpromoter, sandbox
 from django_firstpromoter.conf import get_config
-from django_firstpromoter.models import Sale
 from django_firstpromoter.worker import Worker
 
 FIRSTPROMOTER_LIMIT = 400
@@ -41,7 +40,7 @@ def one_worker(database: str, backlog: int) -> list[Row]:
         sample = min(200, backlog)
         make_backlog(sample, "queries")
         with CaptureQueriesContext(connection) as queries:
-            Worker(Sale, get_config()).run()
+            Worker(get_config()).run()
     values: dict[str, float | int | str] = {
         "sales": backlog,
         "sales_per_s": round(backlog / seconds, 1),

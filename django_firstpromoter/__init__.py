@@ -1,21 +1,41 @@
-"""Report a Django shop's sales to FirstPromoter, exactly once."""
+"""Report a Django shop's sales, refunds, cancellations and signups to FirstPromoter,
+exactly once."""
 
 from typing import TYPE_CHECKING, Any
 
+from django_firstpromoter.refund_data import RefundData
 from django_firstpromoter.sale_data import SaleData
 
 __version__ = "0.1.0"
-__all__ = ["SaleData", "__version__", "track_sale"]
+__all__ = [
+    "RefundData",
+    "SaleData",
+    "__version__",
+    "track_cancellation",
+    "track_refund",
+    "track_sale",
+    "track_signup",
+]
 
 if TYPE_CHECKING:
+    from django_firstpromoter.cancellations import track_cancellation
+    from django_firstpromoter.refunds import track_refund
+    from django_firstpromoter.signups import track_signup
     from django_firstpromoter.tracking import track_sale
+
+# The track_* functions need the models, which cannot be imported while Django is
+# still loading INSTALLED_APPS; each is imported on first use instead.
+_LAZY = {
+    "track_sale": "django_firstpromoter.tracking",
+    "track_refund": "django_firstpromoter.refunds",
+    "track_cancellation": "django_firstpromoter.cancellations",
+    "track_signup": "django_firstpromoter.signups",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # track_sale needs the models, which cannot be imported while Django is
-    # still loading INSTALLED_APPS; import it on first use instead.
-    if name == "track_sale":
-        from django_firstpromoter.tracking import track_sale
+    if name in _LAZY:
+        from importlib import import_module
 
-        return track_sale
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Sales and rewards for an operator: inspect, retry, skip.
+"""Sales, refunds, cancellations, signups and rewards for an operator: inspect, retry, skip.
 
 Everything FirstPromoter sent back goes through ``format_html``/auto-escaping:
 a promoter called ``<script>`` is shown, never run.
@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import model_ngettext
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -23,7 +25,20 @@ from django.utils.translation import ngettext
 
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.delivery import deliver_each
-from django_firstpromoter.models import Reward, Sale, SaleAttempt
+from django_firstpromoter.models import (
+    Attempt,
+    Cancellation,
+    CancellationAttempt,
+    Refund,
+    RefundAttempt,
+    Reward,
+    Sale,
+    SaleAttempt,
+    Signup,
+    SignupAttempt,
+    TrackedEvent,
+    WebhookEvent,
+)
 from django_firstpromoter.money import format_amount, minor_unit_factor
 from django_firstpromoter.monitoring import queue_status
 from django_firstpromoter.statuses import DeliveryStatus
@@ -48,6 +63,24 @@ def pretty_json(text: str) -> str:
         return text
 
 
+def json_block(value: Any) -> str:
+    """What FirstPromoter sent, indented and escaped."""
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+
+
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """For what FirstPromoter told us: an operator may read it, never edit it."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -60,8 +93,7 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class SaleAttemptInline(ReadOnlyInline):
-    model = SaleAttempt
+class AttemptInline(ReadOnlyInline):
     readonly_fields = (
         "started_at",
         "api_version",
@@ -74,18 +106,36 @@ class SaleAttemptInline(ReadOnlyInline):
     fields = readonly_fields
 
     @admin.display(description=_("response"))
-    def body(self, attempt: SaleAttempt) -> str:
+    def body(self, attempt: Attempt) -> str:
         return format_html(
             "<pre style='max-height:12em;overflow:auto'>{}</pre>",
             pretty_json(attempt.response_body),
         )
 
 
+class SaleAttemptInline(AttemptInline):
+    model = SaleAttempt
+
+
+class RefundAttemptInline(AttemptInline):
+    model = RefundAttempt
+
+
+class CancellationAttemptInline(AttemptInline):
+    model = CancellationAttempt
+
+
+class SignupAttemptInline(AttemptInline):
+    model = SignupAttempt
+
+
 class RewardInline(ReadOnlyInline):
     model = Reward
+    fk_name: str | None = None
     readonly_fields = (
         "firstpromoter_id",
         "status",
+        "paid",
         "amount_display",
         "tier",
         "promoter_email",
@@ -98,8 +148,153 @@ class RewardInline(ReadOnlyInline):
         return reward.amount_display
 
 
+class SaleRewardInline(RewardInline):
+    fk_name = "sale"
+
+
+class RefundRewardInline(RewardInline):
+    fk_name = "refund"
+
+
+class RefundInline(ReadOnlyInline):
+    """The sale's refunds, on the sale's page."""
+
+    model = Refund
+    fk_name = "sale"
+    readonly_fields = ("refund_link", "amount_display", "status", "recorded_at")
+    fields = readonly_fields
+
+    @admin.display(description=_("refund"))
+    def refund_link(self, refund: Refund) -> str:
+        url = reverse("admin:django_firstpromoter_refund_change", args=[refund.pk])
+        return format_html('<a href="{}">{}</a>', url, refund.event_id)
+
+    @admin.display(description=_("amount"))
+    def amount_display(self, refund: Refund) -> str:
+        return money_display(refund.amount, refund.currency)
+
+
+def money_display(amount: Decimal, currency: str) -> str:
+    """As many decimals as the currency has (19.90 USD, 500 JPY), more only if stored."""
+    places = 2 if minor_unit_factor(currency) == 100 else 0
+    amount = amount.normalize()
+    if -amount.as_tuple().exponent < places:  # type: ignore[operator]
+        amount = amount.quantize(Decimal(1).scaleb(-places))
+    return f"{amount:f} {currency}"
+
+
+class DeliveryAdmin(admin.ModelAdmin):
+    """What every kind of tracked event shares: the queue above the list, the status
+    badge, a read-only page, and the two actions, "Retry now" and "Don't send"."""
+
+    list_filter = ["status", "api_version", "recorded_at"]
+    date_hierarchy = "recorded_at"
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # The whole queue, whatever the filters: the summary template says so.
+        extra_context = {**(extra_context or {}), "queue_status": queue_status(self.model)}
+        return super().changelist_view(request, extra_context)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # They come from the shop's own events; one typed in by hand would be sent as real.
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The change permission is what the actions need; a record's own page stays
+        # read-only, so a stale form can never overwrite what a sender just wrote.
+        return obj is None and super().has_change_permission(request, obj)
+
+    @admin.display(description=_("customer"))
+    def customer(self, record: Any) -> str:
+        return str(record.email or record.uid)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, record: TrackedEvent) -> str:
+        return format_html(
+            '<span class="fp-status fp-status-{}" style="background:{};color:#fff;'
+            'padding:2px 8px;border-radius:8px;white-space:nowrap">{}</span>',
+            record.status,
+            BADGE_COLOURS.get(record.status, "#767676"),
+            record.get_status_display(),
+        )
+
+    @admin.display(description=_("last response"))
+    def last_response(self, record: Any) -> str:
+        attempt = record.attempts.first()
+        if attempt is None:
+            return "—"
+        return format_html("<pre>{}</pre>", pretty_json(attempt.response_body) or "(empty)")
+
+    @admin.action(description=_("Retry now"), permissions=["change"])
+    def retry(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        try:
+            config = get_config()
+        except ImproperlyConfigured as exc:
+            self.message_user(request, _("Nothing was sent: %s") % exc, messages.ERROR)
+            return
+        chosen = list(queryset.values_list("pk", "status"))
+        retry = [pk for pk, status in chosen if status in RETRYABLE]
+        left = len(chosen) - len(retry)
+        now = timezone.now()
+        self.model._default_manager.filter(pk__in=retry, status__in=RETRYABLE).update(
+            status=DeliveryStatus.PENDING, next_attempt_at=now, updated_at=now
+        )
+        results = deliver_each(self.model, retry, config)
+        self.message_user(request, retry_message(self.model._meta, results, left), messages.SUCCESS)
+
+    @admin.action(description=_("Don't send"), permissions=["change"])
+    def ignore(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        total = queryset.count()
+        ignored = queryset.filter(status__in=IGNORABLE).update(
+            status=DeliveryStatus.IGNORED, updated_at=timezone.now()
+        )
+        text = _("%(count)d %(items)s will not be sent.") % {
+            "count": ignored,
+            "items": model_ngettext(self.model._meta, ignored),
+        }
+        if total > ignored:
+            text += " " + ngettext(
+                "%d was left alone: it is already sent or being sent.",
+                "%d were left alone: they are already sent or being sent.",
+                total - ignored,
+            ) % (total - ignored)
+        self.message_user(request, text, messages.SUCCESS)
+
+
+DELIVERY_FIELDS = (
+    "api_version",
+    "attempt_count",
+    "next_attempt_at",
+    "tracked_at",
+    "recorded_at",
+    "updated_at",
+    "last_response",
+)
+
+
+class MoneyEventAdmin(DeliveryAdmin):
+    """What sales and refunds share: an amount, the rewards it brought, an order."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).prefetch_related("rewards")
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_display(self, record: Sale | Refund) -> str:
+        return money_display(record.amount, record.currency)
+
+    @admin.display(description=_("rewards"))
+    def reward_total(self, record: Sale | Refund) -> str:
+        return reward_total(record.rewards.all(), record.currency)
+
+    @admin.display(description=_("order"))
+    def order_link(self, record: Sale | Refund) -> str:
+        return order_link(record)
+
+
 @admin.register(Sale)
-class SaleAdmin(admin.ModelAdmin):
+class SaleAdmin(MoneyEventAdmin):
     list_display = [
         "event_id",
         "customer",
@@ -110,11 +305,11 @@ class SaleAdmin(admin.ModelAdmin):
         "promoter",
         "recorded_at",
     ]
-    list_filter = ["status", "api_version", "recorded_at"]
     search_fields = ["event_id", "email", "uid", "rewards__promoter_email"]
-    date_hierarchy = "recorded_at"
     actions = ["retry_sales", "ignore_sales"]
-    inlines = [RewardInline, SaleAttemptInline]
+    retry_sales = DeliveryAdmin.retry
+    ignore_sales = DeliveryAdmin.ignore
+    inlines = [SaleRewardInline, RefundInline, SaleAttemptInline]
     # The page is view-only (see has_change_permission), so every model field shows
     # read-only already; these are the computed ones the fieldsets use.
     readonly_fields = ["status_badge", "amount_display", "order_link", "last_response"]
@@ -133,20 +328,7 @@ class SaleAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        (
-            _("Delivery"),
-            {
-                "fields": [
-                    "api_version",
-                    "attempt_count",
-                    "next_attempt_at",
-                    "tracked_at",
-                    "recorded_at",
-                    "updated_at",
-                    "last_response",
-                ]
-            },
-        ),
+        (_("Delivery"), {"fields": DELIVERY_FIELDS}),
         (
             _("Sent to FirstPromoter"),
             {
@@ -172,124 +354,144 @@ class SaleAdmin(admin.ModelAdmin):
         ),
     ]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Sale]:
-        return super().get_queryset(request).prefetch_related("rewards")
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        # The whole queue, whatever the filters: the summary template says so.
-        extra_context = {**(extra_context or {}), "queue_status": queue_status(self.model)}
-        return super().changelist_view(request, extra_context)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # Sales come from paid orders; one typed in by hand would be sent as real money.
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Sale | None = None) -> bool:
-        # The change permission is what the actions need; a sale's own page stays
-        # read-only, so a stale form can never overwrite what a sender just wrote.
-        return obj is None and super().has_change_permission(request, obj)
-
-    @admin.display(description=_("customer"))
-    def customer(self, sale: Sale) -> str:
-        return sale.email or sale.uid
-
-    @admin.display(description=_("amount"), ordering="amount")
-    def amount_display(self, sale: Sale) -> str:
-        # As many decimals as the currency has (19.90 USD, 500 JPY), more only if stored.
-        places = 2 if minor_unit_factor(sale.currency) == 100 else 0
-        amount = sale.amount.normalize()
-        if -amount.as_tuple().exponent < places:  # type: ignore[operator]
-            amount = amount.quantize(Decimal(1).scaleb(-places))
-        return f"{amount:f} {sale.currency}"
-
-    @admin.display(description=_("status"), ordering="status")
-    def status_badge(self, sale: Sale) -> str:
-        return format_html(
-            '<span class="fp-status fp-status-{}" style="background:{};color:#fff;'
-            'padding:2px 8px;border-radius:8px;white-space:nowrap">{}</span>',
-            sale.status,
-            BADGE_COLOURS.get(sale.status, "#767676"),
-            sale.get_status_display(),
-        )
-
-    @admin.display(description=_("rewards"))
-    def reward_total(self, sale: Sale) -> str:
-        totals: Counter[str] = Counter()
-        for reward in sale.rewards.all():
-            totals[reward.unit] += reward.amount
-        if not totals:
-            return "—"
-        return ", ".join(
-            format_amount(amount, unit, sale.currency) for unit, amount in sorted(totals.items())
-        )
-
     @admin.display(description=_("promoter"))
     def promoter(self, sale: Sale) -> str:
         emails = {reward.promoter_email for reward in sale.rewards.all() if reward.promoter_email}
         return ", ".join(sorted(emails)) or "—"
 
-    @admin.display(description=_("order"))
-    def order_link(self, sale: Sale) -> str:
-        if sale.order_content_type is None:
-            return "—"
-        order = sale.order
-        if order is None:
-            return f"#{sale.order_object_id} (deleted)"
-        label = str(order)
-        ct = sale.order_content_type
-        try:
-            url = reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[sale.order_object_id])
-        except NoReverseMatch:
-            return label
-        return format_html('<a href="{}">{}</a>', url, label)
 
-    @admin.display(description=_("last response"))
-    def last_response(self, sale: Sale) -> str:
-        attempt = sale.attempts.first()
-        if attempt is None:
-            return "—"
-        return format_html("<pre>{}</pre>", pretty_json(attempt.response_body) or "(empty)")
+@admin.register(Refund)
+class RefundAdmin(MoneyEventAdmin):
+    list_display = [
+        "event_id",
+        "customer",
+        "amount_display",
+        "status_badge",
+        "attempt_count",
+        "reward_total",
+        "sale_link",
+        "recorded_at",
+    ]
+    search_fields = ["event_id", "sale_event_id", "email", "uid"]
+    list_select_related = ["sale"]
+    actions = ["retry_refunds", "ignore_refunds"]
+    retry_refunds = DeliveryAdmin.retry
+    ignore_refunds = DeliveryAdmin.ignore
+    inlines = [RefundRewardInline, RefundAttemptInline]
+    readonly_fields = ["status_badge", "amount_display", "sale_link", "order_link", "last_response"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "event_id",
+                    "status_badge",
+                    "sale_link",
+                    "order_link",
+                    "amount_display",
+                    "email",
+                    "uid",
+                    "last_error",
+                ]
+            },
+        ),
+        (_("Delivery"), {"fields": DELIVERY_FIELDS}),
+        (
+            _("Sent to FirstPromoter"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "amount_minor",
+                    "quantity",
+                    "sale_event_id",
+                    "skip_email_notification",
+                    "created_at",
+                ],
+            },
+        ),
+    ]
 
-    @admin.action(description=_("Retry now"), permissions=["change"])
-    def retry_sales(self, request: HttpRequest, queryset: QuerySet[Sale]) -> None:
-        try:
-            config = get_config()
-        except ImproperlyConfigured as exc:
-            self.message_user(request, _("Nothing was sent: %s") % exc, messages.ERROR)
-            return
-        chosen = list(queryset.values_list("pk", "status"))
-        retry = [pk for pk, status in chosen if status in RETRYABLE]
-        left = len(chosen) - len(retry)
-        now = timezone.now()
-        Sale.objects.filter(pk__in=retry, status__in=RETRYABLE).update(
-            status=DeliveryStatus.PENDING, next_attempt_at=now, updated_at=now
-        )
-        results = deliver_each(Sale, retry, config)
-        self.message_user(request, retry_message(results, left), messages.SUCCESS)
-
-    @admin.action(description=_("Don't send"), permissions=["change"])
-    def ignore_sales(self, request: HttpRequest, queryset: QuerySet[Sale]) -> None:
-        total = queryset.count()
-        ignored = queryset.filter(status__in=IGNORABLE).update(
-            status=DeliveryStatus.IGNORED, updated_at=timezone.now()
-        )
-        text = (
-            ngettext("%d sale will not be sent.", "%d sales will not be sent.", ignored) % ignored
-        )
-        if total > ignored:
-            text += " " + ngettext(
-                "%d was left alone: it is already sent or being sent.",
-                "%d were left alone: they are already sent or being sent.",
-                total - ignored,
-            ) % (total - ignored)
-        self.message_user(request, text, messages.SUCCESS)
+    @admin.display(description=_("sale"))
+    def sale_link(self, refund: Refund) -> str:
+        if refund.sale is None:
+            return refund.sale_event_id or "—"
+        url = reverse("admin:django_firstpromoter_sale_change", args=[refund.sale_id])
+        return format_html('<a href="{}">{}</a>', url, refund.sale.event_id)
 
 
-def retry_message(results: Counter[str], left_alone: int) -> str:
+@admin.register(Cancellation)
+class CancellationAdmin(DeliveryAdmin):
+    list_display = ["event_id", "customer", "status_badge", "attempt_count", "recorded_at"]
+    search_fields = ["event_id", "email", "uid"]
+    actions = ["retry_cancellations", "ignore_cancellations"]
+    retry_cancellations = DeliveryAdmin.retry
+    ignore_cancellations = DeliveryAdmin.ignore
+    inlines = [CancellationAttemptInline]
+    readonly_fields = ["status_badge", "last_response"]
+    fieldsets = [
+        (None, {"fields": ["event_id", "status_badge", "email", "uid", "last_error"]}),
+        (_("Delivery"), {"fields": DELIVERY_FIELDS}),
+    ]
+
+
+@admin.register(Signup)
+class SignupAdmin(DeliveryAdmin):
+    list_display = [
+        "event_id",
+        "customer",
+        "referral",
+        "status_badge",
+        "attempt_count",
+        "recorded_at",
+    ]
+    search_fields = ["event_id", "email", "uid", "tid", "ref_id"]
+    actions = ["retry_signups", "ignore_signups"]
+    retry_signups = DeliveryAdmin.retry
+    ignore_signups = DeliveryAdmin.ignore
+    inlines = [SignupAttemptInline]
+    readonly_fields = ["status_badge", "last_response"]
+    fieldsets = [
+        (
+            None,
+            {"fields": ["event_id", "status_badge", "email", "uid", "tid", "ref_id", "last_error"]},
+        ),
+        (_("Delivery"), {"fields": DELIVERY_FIELDS}),
+    ]
+
+    @admin.display(description=_("referral"))
+    def referral(self, signup: Signup) -> str:
+        return signup.tid or signup.ref_id
+
+
+def reward_total(rewards: Iterable[Reward], currency: str) -> str:
+    totals: Counter[str] = Counter()
+    for reward in rewards:
+        totals[reward.unit] += reward.amount
+    if not totals:
+        return "—"
+    return ", ".join(
+        format_amount(amount, unit, currency) for unit, amount in sorted(totals.items())
+    )
+
+
+def order_link(record: Sale | Refund) -> str:
+    if record.order_content_type is None:
+        return "—"
+    order = record.order
+    if order is None:
+        return f"#{record.order_object_id} (deleted)"
+    label = str(order)
+    ct = record.order_content_type
+    try:
+        url = reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[record.order_object_id])
+    except NoReverseMatch:
+        return label
+    return format_html('<a href="{}">{}</a>', url, label)
+
+
+def retry_message(opts: Any, results: Counter[str], left_alone: int) -> str:
     sent = sum(results.values())
-    parts = [ngettext("%d sale sent", "%d sales sent", sent) % sent]
+    parts = [_("%(count)d %(items)s sent") % {"count": sent, "items": model_ngettext(opts, sent)}]
     if sent:
         labels = dict(DeliveryStatus.choices)
         parts[0] += ": " + ", ".join(
@@ -308,19 +510,20 @@ def retry_message(results: Counter[str], left_alone: int) -> str:
 
 
 @admin.register(Reward)
-class RewardAdmin(admin.ModelAdmin):
+class RewardAdmin(ViewOnlyAdmin):
     list_display = [
         "firstpromoter_id",
         "promoter_email",
         "amount_display",
         "status",
+        "paid",
         "tier",
         "sale_link",
         "created_at",
     ]
-    list_filter = ["status", "unit"]
+    list_filter = ["status", "paid", "unit"]
     search_fields = ["promoter_email", "lead_email"]
-    list_select_related = ["sale"]
+    list_select_related = ["sale", "refund"]
     readonly_fields = (
         "firstpromoter_id",
         "sale_link",
@@ -328,6 +531,8 @@ class RewardAdmin(admin.ModelAdmin):
         "promoter_email",
         "amount_display",
         "status",
+        "paid",
+        "firstpromoter_updated_at",
         "tier",
         "unit",
         "lead_id",
@@ -338,24 +543,60 @@ class RewardAdmin(admin.ModelAdmin):
     )
     fields = readonly_fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, reward: Reward) -> str:
         return reward.amount_display
 
-    @admin.display(description=_("sale"))
+    @admin.display(description=_("for"))
     def sale_link(self, reward: Reward) -> str:
-        url = reverse("admin:django_firstpromoter_sale_change", args=[reward.sale_id])
-        return format_html('<a href="{}">{}</a>', url, reward.sale.event_id)
+        """The sale the reward was granted for, or the refund that took it back."""
+        event: Sale | Refund | None = reward.refund or reward.sale
+        if event is None:
+            return "—"
+        url = reverse(
+            f"admin:django_firstpromoter_{event._meta.model_name}_change", args=[event.pk]
+        )
+        return format_html('<a href="{}">{}</a>', url, event.event_id)
 
     @admin.display(description=_("as received"))
     def raw_json(self, reward: Reward) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(reward.raw, indent=2, ensure_ascii=False))
+        return json_block(reward.raw)
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ViewOnlyAdmin):
+    list_display = [
+        "event_id",
+        "event_type",
+        "applied",
+        "commission_id",
+        "reward_link",
+        "note",
+        "received_at",
+    ]
+    list_filter = ["applied", "event_type", "received_at"]
+    search_fields = ["event_id"]
+    date_hierarchy = "received_at"
+    list_select_related = ["reward"]
+    readonly_fields = (
+        "event_id",
+        "event_type",
+        "received_at",
+        "applied",
+        "note",
+        "commission_id",
+        "reward_link",
+        "payload_json",
+    )
+    fields = readonly_fields
+
+    @admin.display(description=_("reward"))
+    def reward_link(self, event: WebhookEvent) -> str:
+        if event.reward is None:
+            return "—"
+        url = reverse("admin:django_firstpromoter_reward_change", args=[event.reward_id])
+        return format_html('<a href="{}">{}</a>', url, event.reward.firstpromoter_id)
+
+    @admin.display(description=_("payload"))
+    def payload_json(self, event: WebhookEvent) -> str:
+        return json_block(event.payload)

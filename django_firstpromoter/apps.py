@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
 
@@ -9,8 +9,24 @@ class FirstPromoterConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_firstpromoter import checks, hooks, signals
+        from django.contrib.auth import get_user_model
+
+        from django_firstpromoter import checks, hooks, signals, signups
 
         checks.register_checks()
         signals.order_paid.connect(hooks.on_order_paid, dispatch_uid="firstpromoter.order_paid")
+        signals.order_refunded.connect(
+            hooks.on_order_refunded, dispatch_uid="firstpromoter.order_refunded"
+        )
+        signals.subscription_cancelled.connect(
+            hooks.on_subscription_cancelled, dispatch_uid="firstpromoter.subscription_cancelled"
+        )
         post_save.connect(hooks.on_model_saved, dispatch_uid=hooks.ORDER_SAVED_UID)
+        if apps.is_installed("django.contrib.auth"):
+            # Connected always, switched by SIGNUP_ON_USER_CREATED when a user is created,
+            # so that the setting is read when used, like every other.
+            post_save.connect(
+                signups.on_user_created,
+                sender=get_user_model(),
+                dispatch_uid="firstpromoter.signup",
+            )

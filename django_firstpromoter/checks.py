@@ -11,6 +11,7 @@ from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from django_firstpromoter.conf import (
@@ -21,6 +22,7 @@ from django_firstpromoter.conf import (
     is_cache_alias,
     is_positive_number,
     is_rate_limit,
+    is_webhook_secret,
     rate_limit_setting,
     raw_settings,
 )
@@ -107,37 +109,21 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                     id="firstpromoter.E008",
                 )
             )
-    if conf["SALE_FROM_ORDER"] and not isinstance(conf["SALE_FROM_ORDER"], str):
+    errors.extend(check_adapter(conf, "SALE_FROM_ORDER", "SaleData", "firstpromoter.E006"))
+    errors.extend(check_adapter(conf, "REFUND_FROM_ORDER", "RefundData", "firstpromoter.E013"))
+    if conf["SIGNUP_ON_USER_CREATED"] and not any(
+        path.endswith("ReferralMiddleware") for path in settings.MIDDLEWARE
+    ):
         errors.append(
             checks.Error(
-                f"FIRSTPROMOTER['SALE_FROM_ORDER'] is a {type(conf['SALE_FROM_ORDER']).__name__}, "
-                "not a dotted path.",
-                hint="Give the dotted path of a callable(order) -> SaleData | None, as a string.",
-                id="firstpromoter.E006",
+                "FIRSTPROMOTER['SIGNUP_ON_USER_CREATED'] is on but ReferralMiddleware is not "
+                "in MIDDLEWARE, so no new user would be known to come from a referral.",
+                hint="Add 'django_firstpromoter.middleware.ReferralMiddleware' to MIDDLEWARE.",
+                id="firstpromoter.E014",
             )
         )
-    elif conf["SALE_FROM_ORDER"]:
-        try:
-            adapter = import_string(conf["SALE_FROM_ORDER"])
-        except ImportError as exc:
-            errors.append(
-                checks.Error(
-                    f"FIRSTPROMOTER['SALE_FROM_ORDER'] does not import: {exc}",
-                    hint="Give the dotted path of a callable(order) -> SaleData | None.",
-                    id="firstpromoter.E006",
-                )
-            )
-        else:
-            if not callable(adapter):
-                errors.append(
-                    checks.Error(
-                        f"FIRSTPROMOTER['SALE_FROM_ORDER'] {conf['SALE_FROM_ORDER']!r} "
-                        "is not callable.",
-                        hint="Give the dotted path of a callable(order) -> SaleData | None.",
-                        id="firstpromoter.E006",
-                    )
-                )
     errors.extend(check_rate_limit(conf))
+    errors.extend(check_webhook_secret(conf["WEBHOOK_SECRET"]))
     unknown = sorted(set(conf) - set(DEFAULTS))
     if unknown:
         errors.append(
@@ -148,6 +134,37 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
     return errors
+
+
+def check_adapter(
+    conf: dict[str, Any], key: str, returns: str, check_id: str
+) -> list[checks.CheckMessage]:
+    """``conf[key]``, when set, is the dotted path of a callable."""
+    path = conf[key]
+    hint = f"Give the dotted path of a callable(order) -> {returns} | None, as a string."
+    if not path:
+        return []
+    if not isinstance(path, str):
+        return [
+            checks.Error(
+                f"FIRSTPROMOTER['{key}'] is a {type(path).__name__}, not a dotted path.",
+                hint=hint,
+                id=check_id,
+            )
+        ]
+    try:
+        adapter = import_string(path)
+    except ImportError as exc:
+        return [
+            checks.Error(f"FIRSTPROMOTER['{key}'] does not import: {exc}", hint=hint, id=check_id)
+        ]
+    if not callable(adapter):
+        return [
+            checks.Error(
+                f"FIRSTPROMOTER['{key}'] {path!r} is not callable.", hint=hint, id=check_id
+            )
+        ]
+    return []
 
 
 def check_rate_limit(conf: dict[str, Any]) -> list[checks.CheckMessage]:
@@ -205,6 +222,44 @@ def check_rate_limit(conf: dict[str, Any]) -> list[checks.CheckMessage]:
             id="firstpromoter.W002",
         )
     ]
+
+
+def check_webhook_secret(secret: Any) -> list[checks.CheckMessage]:
+    """The secret's value is never put in a message: it is a credential."""
+    hint = (
+        "Generate one, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))', "
+        "read it from the environment, and give FirstPromoter's webhook subscription the "
+        "header Authorization: Bearer <that secret>."
+    )
+    if secret in ("", None):
+        if not webhook_routed():
+            return []
+        return [
+            checks.Warning(
+                "The FirstPromoter webhook URL is routed but FIRSTPROMOTER['WEBHOOK_SECRET'] "
+                "is not set, so it refuses every delivery.",
+                hint=hint,
+                id="firstpromoter.W004",
+            )
+        ]
+    if is_webhook_secret(secret):
+        return []
+    return [
+        checks.Error(
+            "FIRSTPROMOTER['WEBHOOK_SECRET'] is not a string of at least 16 visible ASCII "
+            "characters (no spaces), so the webhook refuses every delivery.",
+            hint=hint,
+            id="firstpromoter.E015",
+        )
+    ]
+
+
+def webhook_routed() -> bool:
+    try:
+        reverse("firstpromoter:webhook")
+    except NoReverseMatch:
+        return False
+    return True
 
 
 def check_tasks() -> list[checks.CheckMessage]:

@@ -101,11 +101,18 @@ def send(config: Config, call: str, params: dict[str, Any]) -> Answer:
             error=f"connection error: {type(exc).__name__}",
             duration_ms=_ms(started),
         )
-    answer = interpret(config.api_version, response.status_code, response.headers, response.content)
+    answer = interpret(response.status_code, response.headers, response.content, call)
     return replace(answer, url=url, duration_ms=_ms(started))
 
 
-def interpret(api_version: int, status: int, headers: Any, content: bytes) -> Answer:
+FINAL_BY_CALL: dict[str, dict[int, AttemptOutcome]] = {
+    # A signup's 404 means the visitor is unknown (nobody referred them) and its 422
+    # that they are a lead already: both final, neither worth a retry.
+    "signup": {404: AttemptOutcome.NOT_REFERRAL, 422: AttemptOutcome.DUPLICATE},
+}
+
+
+def interpret(status: int, headers: Any, content: bytes, call: str = "sale") -> Answer:
     """The answers table of the README, in one place."""
     body = content[:BODY_CAP].decode("utf-8", errors="replace")
     data = _json(content)
@@ -114,12 +121,14 @@ def interpret(api_version: int, status: int, headers: Any, content: bytes) -> An
     def answer(outcome: AttemptOutcome, error: str = "", **extra: Any) -> Answer:
         return Answer(outcome, "", http_status=status, body=body, error=error, **extra)
 
+    if status in FINAL_BY_CALL.get(call, {}):
+        return answer(FINAL_BY_CALL[call][status])
     if status == 204:
         return answer(AttemptOutcome.NOT_REFERRAL)
     if 200 <= status < 300:
         if not isinstance(data, dict):
             return answer(AttemptOutcome.RETRY, f"HTTP {status} with an unreadable body")
-        return answer(AttemptOutcome.TRACKED, rewards=_rewards(api_version, data))
+        return answer(AttemptOutcome.TRACKED, rewards=_rewards(data))
     if status == 409:
         return answer(AttemptOutcome.DUPLICATE)
     if status == 404 and isinstance(data, dict) and data.get("code") == "not_found":
@@ -166,8 +175,10 @@ def _retry_after(value: str | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-def _rewards(api_version: int, data: dict[str, Any]) -> tuple[RewardData, ...]:
-    if api_version == 1:
+def _rewards(data: dict[str, Any]) -> tuple[RewardData, ...]:
+    # A v2 sale's answer lists ``commissions``; every other answer (v1's, and v2's to a
+    # refund or a cancellation) has at most one ``reward``.
+    if "commissions" not in data:
         reward = data.get("reward")
         if not isinstance(reward, dict):
             return ()

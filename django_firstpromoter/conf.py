@@ -6,6 +6,7 @@ per-test settings work, the way django-anymail reads ``ANYMAIL``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,9 +36,12 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY": "on_commit",
     "ORDER_MODEL": None,
     "SALE_FROM_ORDER": None,
+    "REFUND_FROM_ORDER": None,
+    "SIGNUP_ON_USER_CREATED": False,
     "CID": None,
     "RATE_LIMIT": PER_API_VERSION,
     "RATE_LIMIT_CACHE": "default",
+    "WEBHOOK_SECRET": "",
 }
 
 
@@ -69,12 +73,26 @@ def is_cache_alias(value: Any) -> bool:
     return isinstance(value, str) and value in settings.CACHES
 
 
+def is_webhook_secret(value: Any) -> bool:
+    """At least 16 visible ASCII characters: it travels in a header FirstPromoter sends
+    as typed, where a space or a character outside ASCII could not arrive intact, and
+    a short one could be guessed."""
+    return isinstance(value, str) and re.fullmatch(r"[\x21-\x7e]{16,}", value) is not None
+
+
 def raw_settings() -> dict[str, Any]:
     """The user's dict merged over the defaults, unchecked (for system checks)."""
     user = getattr(settings, "FIRSTPROMOTER", None) or {}
     if not isinstance(user, dict):
         raise ImproperlyConfigured("FIRSTPROMOTER must be a dict.")
     return {**DEFAULTS, **user}
+
+
+def webhook_secret() -> str:
+    """``WEBHOOK_SECRET`` when it is usable, else "": the webhook view then refuses
+    every delivery rather than accept ones that prove nothing (check E015 says why)."""
+    secret = raw_settings()["WEBHOOK_SECRET"]
+    return secret if is_webhook_secret(secret) else ""
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,8 @@ class Config:
     delivery: str
     order_model: str | None
     sale_from_order: str | None
+    refund_from_order: str | None
+    signup_on_user_created: bool
     rate_limit: int | None
     rate_limit_cache: str
 
@@ -144,6 +164,8 @@ def get_config() -> Config:
         delivery=raw["DELIVERY"],
         order_model=raw["ORDER_MODEL"],
         sale_from_order=raw["SALE_FROM_ORDER"],
+        refund_from_order=raw["REFUND_FROM_ORDER"],
+        signup_on_user_created=bool(raw["SIGNUP_ON_USER_CREATED"]),
         rate_limit=rate_limit or None,
         rate_limit_cache=raw["RATE_LIMIT_CACHE"],
     )

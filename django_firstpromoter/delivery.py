@@ -18,7 +18,7 @@ import random
 from collections import Counter
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -52,11 +52,16 @@ def backoff_seconds(attempt: int, config: Config, retry_after: float | None = No
 
 
 def due(model: type[TrackedEvent], now: datetime.datetime | None = None):  # type: ignore[no-untyped-def]
-    """The records due by ``now``, oldest first: the order the partial index
-    ``fp_<model>_waiting`` keeps them in, so a claim reads them without sorting."""
-    return model._default_manager.filter(
-        status__in=DUE_STATUSES, next_attempt_at__lte=now or timezone.now()
-    ).order_by("next_attempt_at", "pk")
+    """The records due by ``now`` and ready to go (``TrackedEvent.ready``), oldest first:
+    the order the partial index ``fp_<model>_waiting`` keeps them in, so a claim reads
+    them without sorting."""
+    return (
+        model._default_manager.filter(
+            status__in=DUE_STATUSES, next_attempt_at__lte=now or timezone.now()
+        )
+        .filter(model.ready())
+        .order_by("next_attempt_at", "pk")
+    )
 
 
 def claim(model: type[TrackedEvent], pk: int, config: Config) -> TrackedEvent | None:
@@ -93,9 +98,11 @@ def claim_batch(
     now = timezone.now()
     manager = model._default_manager
     with transaction.atomic(using=manager.db):
+        # Only the records' own rows are locked, not those ``ready`` joins (a refund's sale).
+        of = ("self",) if connections[manager.db].features.has_select_for_update_of else ()
         pks = list(
             due(model, min(now, due_by or now))
-            .select_for_update(skip_locked=True)
+            .select_for_update(skip_locked=True, of=of)
             .values_list("pk", flat=True)[:size]
         )
         if not pks:
@@ -252,7 +259,7 @@ def _log(
     forge a field nor start a line of its own. The same fields go in ``extra`` for
     JSON formatters. It is given no settings, so it cannot log the credentials."""
     fields: dict[str, Any] = {
-        "event_id": str(record),  # Sale.__str__ is the event id
+        "event_id": record.event_id,
         "attempt": attempt,
         "http_status": answer.http_status,
         "outcome": str(answer.outcome),

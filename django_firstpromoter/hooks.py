@@ -1,4 +1,5 @@
-"""The receivers that turn a paid order into a recorded sale.
+"""The receivers that turn a paid order into a recorded sale, a refunded one into a
+refund, and an ended subscription into a cancellation.
 
 Whatever goes wrong here is logged at ERROR with its traceback and swallowed:
 the host's order save or payment webhook must never fail because of us. The
@@ -14,8 +15,10 @@ from typing import Any
 from django.db import models
 from django.utils.module_loading import import_string
 
+from django_firstpromoter.cancellations import track_cancellation
 from django_firstpromoter.conf import get_config, raw_settings
-from django_firstpromoter.models import Sale
+from django_firstpromoter.models import Refund, Sale
+from django_firstpromoter.refunds import track_refund
 from django_firstpromoter.tracking import track_sale
 
 logger = logging.getLogger("django_firstpromoter")
@@ -47,8 +50,46 @@ def track_order(order: models.Model) -> Sale | None:
         return None
 
 
+def refund_order(order: models.Model, *, told: bool = False) -> Refund | None:
+    """``REFUND_FROM_ORDER(order)`` then ``track_refund``, as ``track_order`` does for
+    sales; None when there is nothing to refund or no adapter is set.
+
+    ``told``: the host said the order was refunded (``order_refunded``), so a missing
+    adapter is an error to log, not a shop that does not report refunds.
+    """
+    try:
+        path = get_config().refund_from_order
+        if not path:
+            if told:
+                logger.error(
+                    "order %s was refunded but FIRSTPROMOTER['REFUND_FROM_ORDER'] is not set",
+                    order.pk,
+                )
+            return None
+        data = import_string(path)(order)
+        if data is None:
+            return None
+        return track_refund(data, order=order)
+    except Exception:
+        logger.exception("could not record a FirstPromoter refund for order %s", order.pk)
+        return None
+
+
 def on_order_paid(sender: Any, order: models.Model, **kwargs: Any) -> None:
     track_order(order)
+
+
+def on_order_refunded(sender: Any, order: models.Model, **kwargs: Any) -> None:
+    refund_order(order, told=True)
+
+
+def on_subscription_cancelled(
+    sender: Any, email: str = "", uid: str = "", event_id: str = "", **kwargs: Any
+) -> None:
+    try:
+        track_cancellation(email=email, uid=uid, event_id=event_id)
+    except Exception:
+        logger.exception("could not record a FirstPromoter cancellation")
 
 
 def on_model_saved(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
@@ -63,3 +104,4 @@ def on_model_saved(sender: type[models.Model], instance: models.Model, **kwargs:
         return
     if order_model and sender._meta.label_lower == str(order_model).lower():
         track_order(instance)
+        refund_order(instance)

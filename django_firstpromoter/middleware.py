@@ -10,6 +10,7 @@ from django_firstpromoter.referral import (
     COOKIE_MAX_AGE,
     REF_COOKIE,
     REQUEST_ATTRIBUTE,
+    current_referral,
     link_ref_id,
     referral_from_request,
 )
@@ -23,11 +24,17 @@ class ReferralMiddleware(MiddlewareMixin):
     """
 
     def process_request(self, request: HttpRequest) -> None:
-        setattr(request, REQUEST_ATTRIBUTE, referral_from_request(request))
+        referral = referral_from_request(request)
+        setattr(request, REQUEST_ATTRIBUTE, referral)
+        # For SIGNUP_ON_USER_CREATED: a user's post_save has no request to read it from.
+        current_referral.set(referral)
 
     def process_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
+        # Cleared, not reset to a token: under ASGI the two halves run in different
+        # copies of the context, and a token only resets the context that made it.
+        current_referral.set(None)
         ref_id = link_ref_id(request)
         if ref_id:
             # Not HttpOnly: where fpr.js runs too, it reads and rewrites this very

@@ -29,6 +29,8 @@ class TrackedEvent(models.Model):
 
     tracking_call: ClassVar[str]
     outcome_signals: ClassVar[dict[str, Signal]] = {}
+    # Each kind's unique field: what makes a record once, and how logs and lists name it.
+    event_id: str
 
     api_version = models.PositiveSmallIntegerField(_("API version"))
     status = models.CharField(
@@ -55,12 +57,21 @@ class TrackedEvent(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return self.event_id
+
+    @classmethod
+    def ready(cls) -> models.Q:
+        """Which due records may be sent now; the others wait for something else first."""
+        return models.Q()
+
     def tracking_params(self, api_version: int) -> dict[str, Any]:
         """The call's parameters, typed the way that API version's spec declares them."""
         raise NotImplementedError
 
     def create_attempt(self, **fields: Any) -> None:
-        raise NotImplementedError
+        # Each kind's attempt model points at it with related_name="attempts".
+        self.attempts.create(**fields)  # type: ignore[attr-defined]
 
     def store_answer(self, answer: Answer) -> None:
         """Keep what a successful answer carries; called inside the settling transaction."""
@@ -87,23 +98,33 @@ class Attempt(models.Model):
         return f"{self.get_outcome_display()} ({self.http_status or 'no answer'})"
 
 
-class SaleQuerySet(models.QuerySet["Sale"]):
-    def for_order(self, order: models.Model) -> SaleQuerySet:
-        """The sales recorded for ``order`` (by the hook, the signal or ``track_sale``),
-        so a shop's order page can show what FirstPromoter made of it."""
+class OrderQuerySet(models.QuerySet[Any]):
+    def for_order(self, order: models.Model) -> OrderQuerySet:
+        """The records made for ``order`` (by the hooks, the signals or the ``track_*``
+        functions), so a shop's order page can show what FirstPromoter made of it."""
         return self.filter(
             order_content_type=ContentType.objects.get_for_model(order),
             order_object_id=str(order.pk),
         )
 
 
-class Sale(TrackedEvent):
-    tracking_call = "sale"
-    outcome_signals = {
-        DeliveryStatus.TRACKED: signals.sale_tracked,
-        DeliveryStatus.NOT_REFERRAL: signals.sale_not_referral,
-        DeliveryStatus.FAILED: signals.sale_failed,
-    }
+class OrderLinked(models.Model):
+    """The shop's order a sale or a refund came from, whatever the order's model."""
+
+    order_content_type = models.ForeignKey(
+        ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    order_object_id = models.CharField(_("order id"), max_length=64, blank=True)
+    order = GenericForeignKey("order_content_type", "order_object_id")
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class MoneyEvent(OrderLinked, TrackedEvent):
+    """What a sale and a refund both are: money, a customer, a shop's order."""
 
     event_id = models.CharField(_("event id"), max_length=255, unique=True)
     amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=6)
@@ -112,6 +133,19 @@ class Sale(TrackedEvent):
     email = models.EmailField(_("email"), blank=True)
     uid = models.CharField(_("uid"), max_length=255, blank=True)
     quantity = models.PositiveIntegerField(_("quantity"), null=True, blank=True)
+
+    class Meta(TrackedEvent.Meta):
+        abstract = True
+
+
+class Sale(MoneyEvent):
+    tracking_call = "sale"
+    outcome_signals = {
+        DeliveryStatus.TRACKED: signals.sale_tracked,
+        DeliveryStatus.NOT_REFERRAL: signals.sale_not_referral,
+        DeliveryStatus.FAILED: signals.sale_failed,
+    }
+
     plan = models.CharField(_("plan"), max_length=255, blank=True)
     mrr = models.DecimalField(_("MRR"), max_digits=18, decimal_places=6, null=True, blank=True)
     mrr_minor = models.BigIntegerField(_("MRR sent (minor units)"), null=True, blank=True)
@@ -130,21 +164,10 @@ class Sale(TrackedEvent):
     max_recurring = models.PositiveIntegerField(_("max recurring"), null=True, blank=True)
     ecom_sale = models.BooleanField(_("e-commerce sale"), null=True, blank=True)
 
-    order_content_type = models.ForeignKey(
-        ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    order_object_id = models.CharField(_("order id"), max_length=64, blank=True)
-    order = GenericForeignKey("order_content_type", "order_object_id")
-
-    objects = SaleQuerySet.as_manager()
-
     class Meta(TrackedEvent.Meta):
         verbose_name = _("sale")
         verbose_name_plural = _("sales")
         ordering = ["-recorded_at", "-pk"]
-
-    def __str__(self) -> str:
-        return self.event_id
 
     def tracking_params(self, api_version: int) -> dict[str, Any]:
         if api_version == 1:
@@ -184,28 +207,8 @@ class Sale(TrackedEvent):
             params["ecom_sale"] = "true" if self.ecom_sale else "false"
         return params
 
-    def create_attempt(self, **fields: Any) -> None:
-        self.attempts.create(**fields)
-
     def store_answer(self, answer: Answer) -> None:
-        rewards = [Reward(sale=self, **reward.model_fields()) for reward in answer.rewards]
-        known = [reward for reward in rewards if reward.firstpromoter_id is not None]
-        if known:
-            # One upsert for them all. FirstPromoter's id is unique: the same commission
-            # reported again (a retry after a lost answer) updates its row.
-            Reward.objects.bulk_create(
-                known,
-                update_conflicts=True,
-                unique_fields=["firstpromoter_id"],
-                update_fields=[
-                    field.name
-                    for field in Reward._meta.concrete_fields
-                    if field.name not in ("id", "firstpromoter_id", "recorded_at")
-                ],
-            )
-        Reward.objects.bulk_create(
-            [reward for reward in rewards if reward.firstpromoter_id is None]
-        )
+        store_rewards(answer, sale=self)
 
 
 class SaleAttempt(Attempt):
@@ -216,10 +219,178 @@ class SaleAttempt(Attempt):
         verbose_name_plural = _("sale attempts")
 
 
-class Reward(models.Model):
-    """A v1 ``reward`` or a v2 commission, as FirstPromoter reported it."""
+class Refund(MoneyEvent):
+    """Money given back on a sale: FirstPromoter takes that share of the commission back."""
 
-    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="rewards")
+    tracking_call = "refund"
+    outcome_signals = {
+        DeliveryStatus.TRACKED: signals.refund_tracked,
+        DeliveryStatus.NOT_REFERRAL: signals.refund_not_referral,
+        DeliveryStatus.FAILED: signals.refund_failed,
+    }
+
+    sale_event_id = models.CharField(_("sale's event id"), max_length=255, blank=True)
+    sale = models.ForeignKey(
+        Sale,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="refunds",
+        help_text=_("The refunded sale, when it was recorded here."),
+    )
+    skip_email_notification = models.BooleanField(_("skip email notification"), default=False)
+    created_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+
+    class Meta(TrackedEvent.Meta):
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-recorded_at", "-pk"]
+
+    @classmethod
+    def ready(cls) -> models.Q:
+        # A refund sent before its sale would find nothing to refund at FirstPromoter:
+        # it waits while the sale it refunds is still to be sent.
+        return ~models.Q(sale__status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])
+
+    def tracking_params(self, api_version: int) -> dict[str, Any]:
+        # Both specs declare the refund's amount and quantity as strings.
+        params: dict[str, Any] = {"event_id": self.event_id, "amount": str(self.amount_minor)}
+        for name in ("email", "uid", "currency", "sale_event_id"):
+            if value := getattr(self, name):
+                params[name] = value
+        if self.quantity is not None:
+            params["quantity"] = str(self.quantity)
+        if self.skip_email_notification:
+            params["skip_email_notification"] = "true" if api_version == 1 else True
+        if api_version == 1 and self.created_at is not None:
+            params["created_at"] = self.created_at.isoformat()
+        return params
+
+    def store_answer(self, answer: Answer) -> None:
+        store_rewards(answer, sale_id=self.sale_id, refund=self)
+
+
+class RefundAttempt(Attempt):
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="attempts")
+
+    class Meta(Attempt.Meta):
+        verbose_name = _("refund attempt")
+        verbose_name_plural = _("refund attempts")
+
+
+class Cancellation(TrackedEvent):
+    """A customer's subscription ended: FirstPromoter stops its recurring commissions."""
+
+    tracking_call = "cancellation"
+    outcome_signals = {
+        DeliveryStatus.TRACKED: signals.cancellation_tracked,
+        DeliveryStatus.NOT_REFERRAL: signals.cancellation_not_referral,
+        DeliveryStatus.FAILED: signals.cancellation_failed,
+    }
+
+    event_id = models.CharField(_("event id"), max_length=255, unique=True)
+    email = models.EmailField(_("email"), blank=True)
+    uid = models.CharField(_("uid"), max_length=255, blank=True)
+
+    class Meta(TrackedEvent.Meta):
+        verbose_name = _("cancellation")
+        verbose_name_plural = _("cancellations")
+        ordering = ["-recorded_at", "-pk"]
+
+    def tracking_params(self, api_version: int) -> dict[str, Any]:
+        params = {name: value for name in ("email", "uid") if (value := getattr(self, name))}
+        if api_version == 1:
+            # Only v1 takes an event id for a cancellation.
+            params["event_id"] = self.event_id
+        return params
+
+
+class CancellationAttempt(Attempt):
+    cancellation = models.ForeignKey(
+        Cancellation, on_delete=models.CASCADE, related_name="attempts"
+    )
+
+    class Meta(Attempt.Meta):
+        verbose_name = _("cancellation attempt")
+        verbose_name_plural = _("cancellation attempts")
+
+
+class Signup(TrackedEvent):
+    """A referred visitor who signed up: FirstPromoter makes them the promoter's lead
+    before they pay."""
+
+    tracking_call = "signup"
+    outcome_signals = {
+        DeliveryStatus.TRACKED: signals.signup_tracked,
+        DeliveryStatus.NOT_REFERRAL: signals.signup_not_referral,
+        DeliveryStatus.FAILED: signals.signup_failed,
+    }
+
+    event_id = models.CharField(
+        _("event id"),
+        # "uid:" or "email:" and the longest uid or email.
+        max_length=264,
+        unique=True,
+        help_text=_("Ours, not sent: one signup per customer is recorded."),
+    )
+    email = models.EmailField(_("email"), blank=True)
+    uid = models.CharField(_("uid"), max_length=255, blank=True)
+    tid = models.CharField(_("tracking id (tid)"), max_length=255, blank=True)
+    ref_id = models.CharField(_("referral id"), max_length=255, blank=True)
+
+    class Meta(TrackedEvent.Meta):
+        verbose_name = _("signup")
+        verbose_name_plural = _("signups")
+        ordering = ["-recorded_at", "-pk"]
+
+    def tracking_params(self, api_version: int) -> dict[str, Any]:
+        names = ("email", "uid", "tid", "ref_id")
+        return {name: value for name in names if (value := getattr(self, name))}
+
+
+class SignupAttempt(Attempt):
+    signup = models.ForeignKey(Signup, on_delete=models.CASCADE, related_name="attempts")
+
+    class Meta(Attempt.Meta):
+        verbose_name = _("signup attempt")
+        verbose_name_plural = _("signup attempts")
+
+
+def store_rewards(answer: Answer, **links: Any) -> None:
+    """Keep the rewards an answer reports, linked to the sale and refund in ``links``."""
+    rewards = [Reward(**links, **reward.model_fields()) for reward in answer.rewards]
+    known = [reward for reward in rewards if reward.firstpromoter_id is not None]
+    if known:
+        # One upsert for them all. FirstPromoter's id is unique: the same commission
+        # reported again (a retry after a lost answer) updates its row.
+        Reward.objects.bulk_create(
+            known,
+            update_conflicts=True,
+            unique_fields=["firstpromoter_id"],
+            update_fields=[
+                field.name
+                for field in Reward._meta.concrete_fields
+                if field.name
+                not in ("id", "firstpromoter_id", "recorded_at", *Reward.webhook_fields)
+            ],
+        )
+    Reward.objects.bulk_create([reward for reward in rewards if reward.firstpromoter_id is None])
+
+
+class Reward(models.Model):
+    """A v1 ``reward`` or a v2 commission, as FirstPromoter reported it: a sale's, or a
+    refund's (negative, taking part of a commission back)."""
+
+    # What only FirstPromoter's webhooks set (webhooks.py): an answer to /sale stored
+    # again after a lost one must not wipe them.
+    webhook_fields: ClassVar[tuple[str, ...]] = ("paid", "firstpromoter_updated_at")
+
+    sale = models.ForeignKey(
+        Sale, on_delete=models.CASCADE, null=True, blank=True, related_name="rewards"
+    )
+    refund = models.ForeignKey(
+        Refund, on_delete=models.CASCADE, null=True, blank=True, related_name="rewards"
+    )
     firstpromoter_id = models.BigIntegerField(_("FirstPromoter id"), null=True, unique=True)
     status = models.CharField(_("status"), max_length=64, blank=True)
     amount = models.BigIntegerField(_("amount (minor units)"), default=0)
@@ -232,6 +403,11 @@ class Reward(models.Model):
     created_at = models.DateTimeField(_("created at"), null=True, blank=True)
     raw = models.JSONField(_("as received"), default=dict)
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    # None until a webhook has said.
+    paid = models.BooleanField(_("paid"), null=True, blank=True)
+    firstpromoter_updated_at = models.DateTimeField(
+        _("updated at FirstPromoter"), null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("reward")
@@ -244,4 +420,43 @@ class Reward(models.Model):
     @property
     def amount_display(self) -> str:
         """The amount in its unit: 9.80 USD, 500 JPY, 25 points."""
-        return format_amount(self.amount, self.unit, self.sale.currency)
+        event = self.sale or self.refund
+        return format_amount(self.amount, self.unit, event.currency if event else "")
+
+
+class WebhookEvent(models.Model):
+    """One event FirstPromoter's webhooks delivered, kept as it came, and what it did.
+
+    The unique ``event_id`` is what makes a retried delivery harmless. No request
+    header is kept: the ``Authorization`` header carries the shared secret.
+    """
+
+    event_id = models.CharField(_("event id"), max_length=255, unique=True)
+    event_type = models.CharField(_("event type"), max_length=100, blank=True)
+    payload = models.JSONField(_("payload"), default=dict)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    commission_id = models.BigIntegerField(_("commission id"), null=True, blank=True)
+    reward = models.ForeignKey(
+        Reward,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="webhook_events",
+        verbose_name=_("reward"),
+    )
+    applied = models.BooleanField(_("applied"), default=False)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        ordering = ["-received_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.event_id
+
+
+TRACKED_MODELS: tuple[type[TrackedEvent], ...] = (Signup, Sale, Refund, Cancellation)
+"""Every kind of event, in the order a customer's happen: a lead before its sale, a
+sale before its refund. The worker drains them all; ``Refund.ready`` keeps a refund
+behind its sale."""

@@ -7,6 +7,7 @@ them on the order at checkout is all a shop needs to do for its promoters.
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import re
 from collections.abc import Iterable
@@ -42,6 +43,13 @@ class Referral:
 
     def __bool__(self) -> bool:
         return bool(self.tid or self.ref_id)
+
+
+current_referral: contextvars.ContextVar[Referral | None] = contextvars.ContextVar(
+    "firstpromoter_current_referral", default=None
+)
+"""The referral of the request being handled, set by ``ReferralMiddleware``: a user's
+``post_save`` has no request to read it from."""
 
 
 def clean_value(value: str | None) -> str:

@@ -1,7 +1,8 @@
-"""``DELIVERY = "task"``: sales are sent by a worker of Django's Tasks framework.
+"""``DELIVERY = "task"``: sales, refunds, cancellations and signups are sent by a worker
+of Django's Tasks framework.
 
-The task only wakes a sale up: ``delivery.deliver`` claims the row, so a task that
-runs twice, late, or for a sale the cron job or the admin sent already, sends nothing.
+A task only wakes a record up: ``delivery.deliver`` claims the row, so a task that
+runs twice, late, or for a record the cron job or the admin sent already, sends nothing.
 
 Importing this module needs the framework and a loadable ``TASKS`` backend (the task
 is checked against it when it is defined): nothing imports it unless ``DELIVERY`` is
@@ -17,7 +18,7 @@ import django
 from django.core.exceptions import ImproperlyConfigured
 
 from django_firstpromoter import delivery
-from django_firstpromoter.models import Sale, TrackedEvent
+from django_firstpromoter.models import Cancellation, Refund, Sale, Signup, TrackedEvent
 
 if TYPE_CHECKING:
     from django.tasks import Task
@@ -46,8 +47,32 @@ def deliver_sale(sale_id: int) -> str | None:
     return delivery.deliver(Sale, sale_id)
 
 
+@task
+def deliver_refund(refund_id: int) -> str | None:
+    """``deliver_sale`` for a refund. One still waiting for its sale is not due: the
+    command sends it once the sale is settled."""
+    return delivery.deliver(Refund, refund_id)
+
+
+@task
+def deliver_cancellation(cancellation_id: int) -> str | None:
+    """``deliver_sale`` for a cancellation."""
+    return delivery.deliver(Cancellation, cancellation_id)
+
+
+@task
+def deliver_signup(signup_id: int) -> str | None:
+    """``deliver_sale`` for a signup."""
+    return delivery.deliver(Signup, signup_id)
+
+
 # Which task delivers which record; ``delivery`` knows only ``TrackedEvent``.
-DELIVER_TASKS: dict[type[TrackedEvent], Task[Any, Any]] = {Sale: deliver_sale}
+DELIVER_TASKS: dict[type[TrackedEvent], Task[Any, Any]] = {
+    Sale: deliver_sale,
+    Refund: deliver_refund,
+    Cancellation: deliver_cancellation,
+    Signup: deliver_signup,
+}
 
 
 def enqueue_retry(record: TrackedEvent, run_after: datetime.datetime) -> None:

@@ -1,5 +1,5 @@
-"""``track_sale``: check a sale, record it in the caller's transaction, send or queue it
-after commit."""
+"""Check an event, record it once in the caller's transaction, send or queue it after
+commit: the way in for sales (``track_sale`` here), refunds, cancellations and signups."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import re
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -16,8 +16,8 @@ from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 
 from django_firstpromoter import delivery
-from django_firstpromoter.conf import get_config
-from django_firstpromoter.models import Sale
+from django_firstpromoter.conf import Config, get_config
+from django_firstpromoter.models import Sale, TrackedEvent
 from django_firstpromoter.money import to_minor_units
 from django_firstpromoter.sale_data import SaleData
 
@@ -25,6 +25,8 @@ logger = logging.getLogger("django_firstpromoter")
 
 CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 STRING_FIELDS = ("email", "uid", "plan", "promo_code", "tid", "ref_id", "subscription_id")
+Errors = dict[str, list[str]]
+Record = TypeVar("Record", bound=TrackedEvent)
 
 
 def track_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | None:
@@ -38,121 +40,154 @@ def track_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | N
     fields = clean_sale_data(data)
     if fields is None:
         return None
-    if order is not None and order.pk is not None:
-        fields["order_content_type"] = ContentType.objects.get_for_model(order)
-        fields["order_object_id"] = str(order.pk)
-    sale, created = record_once(Sale(**fields, api_version=config.api_version))
+    fields.update(order_fields(order))
+    return record_and_schedule(Sale(**fields, api_version=config.api_version), config)
+
+
+def clean_sale_data(data: SaleData) -> dict[str, Any] | None:
+    """The ``Sale`` fields for ``data``, or None for a zero sale; ValidationError otherwise."""
+    errors: Errors = {}
+    fields: dict[str, Any] = {name: getattr(data, name) for name in SaleData.__dataclass_fields__}
+    for name in STRING_FIELDS:
+        fields[name] = fields[name] or ""
+    check_event_id(data.event_id, errors)
+    fields["currency"] = check_currency(data.currency, errors)
+    fields["amount_minor"] = check_money("amount", data.amount, fields["currency"], errors)
+    fields["mrr_minor"] = (
+        None if data.mrr is None else check_money("mrr", data.mrr, fields["currency"], errors)
+    )
+    check_customer(fields["email"], fields["uid"], errors)
+    if errors:
+        raise ValidationError(errors)
+    if fields["amount_minor"] == 0:
+        return None
+    full_clean(Sale(**fields))
+    return fields
+
+
+# Shared by every kind of event
+
+
+def record_and_schedule(record: Record, config: Config) -> Record:
+    """``record`` saved unless its ``event_id`` is known (then the known one), and, when
+    this call saved it, its delivery scheduled for after the caller's commit."""
+    record, created = record_once(record)
     if created and config.delivery == "on_commit":
-        transaction.on_commit(partial(send_after_commit, sale.pk))
+        transaction.on_commit(partial(send_after_commit, type(record), record.pk))
     elif created and config.delivery == "task":
-        transaction.on_commit(partial(enqueue_after_commit, sale.pk))
-    return sale
+        transaction.on_commit(partial(enqueue_after_commit, type(record), record.pk))
+    return record
 
 
-def record_once(sale: Sale) -> tuple[Sale, bool]:
-    """``sale`` inserted, or the sale already recorded with its ``event_id``; and
+def record_once(record: Record) -> tuple[Record, bool]:
+    """``record`` inserted, or the one already recorded with its ``event_id``; and
     whether this call inserted it.
 
     This is the checkout's one write: ``INSERT … ON CONFLICT DO NOTHING RETURNING id``,
     one round trip, where ``get_or_create`` takes four (a ``SELECT``, a savepoint,
     the ``INSERT``, the savepoint's release). No savepoint is needed: the conflict is
-    not an error, and ``clean_sale_data`` has checked every other constraint, so the
-    statement cannot abort the host's transaction. Django builds the statement, as
-    ``bulk_create(ignore_conflicts=True)`` does, but asks for the id back, which
+    not an error, and the ``clean_*`` functions have checked every other constraint,
+    so the statement cannot abort the host's transaction. Django builds the statement,
+    as ``bulk_create(ignore_conflicts=True)`` does, but asks for the id back, which
     ``bulk_create`` does not when it ignores conflicts. A database that cannot return
     the id from an ``INSERT`` (MySQL) takes ``get_or_create``'s way.
     """
-    using = router.db_for_write(Sale)
+    model = type(record)
+    using = router.db_for_write(model)
     connection = connections[using]
-    sales = Sale.objects.using(using)
+    records = model._default_manager.using(using)
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    event_id = record.event_id
     if not connection.features.can_return_columns_from_insert:
-        defaults = {field.attname: getattr(sale, field.attname) for field in _insert_fields()}
-        return sales.get_or_create(event_id=sale.event_id, defaults=defaults)
-    query = InsertQuery(Sale, on_conflict=OnConflict.IGNORE)
-    query.insert_values(_insert_fields(), [sale])
+        defaults = {field.attname: getattr(record, field.attname) for field in fields}
+        return records.get_or_create(event_id=event_id, defaults=defaults)
+    query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
+    query.insert_values(fields, [record])
     compiler = query.get_compiler(using=using)
-    compiler.returning_fields = [Sale._meta.pk]
+    compiler.returning_fields = [model._meta.pk]
     [(sql, params)] = compiler.as_sql()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
-        return sales.get(event_id=sale.event_id), False
-    sale.pk = row[0]
-    sale._state.adding = False
-    sale._state.db = using
-    return sale, True
+        return records.get(event_id=event_id), False
+    record.pk = row[0]
+    record._state.adding = False
+    record._state.db = using
+    return record, True
 
 
-def _insert_fields() -> list[models.Field[Any, Any]]:
-    return [field for field in Sale._meta.concrete_fields if not field.primary_key]
-
-
-def send_after_commit(pk: int) -> None:
+def send_after_commit(model: type[TrackedEvent], pk: int) -> None:
     # Runs after the host's transaction has committed, inside its request: an
     # exception here would reach the host's view, so everything is logged instead.
-    # The sale is saved and stays due, so the worker or a retry will send it.
+    # The record is saved and stays due, so the worker or a retry will send it.
     try:
-        delivery.deliver(Sale, pk)
+        delivery.deliver(model, pk)
     except Exception:
-        logger.exception("sale %s could not be sent after commit; it stays pending", pk)
+        logger.exception(
+            "%s %s could not be sent after commit; it stays pending", model._meta.model_name, pk
+        )
 
 
-def enqueue_after_commit(pk: int) -> None:
-    # As above: nothing may reach the host's view. A sale whose task could not be
+def enqueue_after_commit(model: type[TrackedEvent], pk: int) -> None:
+    # As above: nothing may reach the host's view. A record whose task could not be
     # queued (the framework missing, the queue down) stays due for firstpromoter_deliver.
     try:
-        from django_firstpromoter.tasks import deliver_sale  # only with DELIVERY "task"
+        from django_firstpromoter.tasks import DELIVER_TASKS  # only with DELIVERY "task"
 
-        deliver_sale.enqueue(pk)
+        DELIVER_TASKS[model].enqueue(pk)
     except Exception:
-        logger.exception("sale %s could not be queued after commit; it stays pending", pk)
+        logger.exception(
+            "%s %s could not be queued after commit; it stays pending", model._meta.model_name, pk
+        )
 
 
-def clean_sale_data(data: SaleData) -> dict[str, Any] | None:
-    """The ``Sale`` fields for ``data``, or None for a zero sale; ValidationError otherwise."""
-    errors: dict[str, list[str]] = {}
-    fields: dict[str, Any] = {name: getattr(data, name) for name in SaleData.__dataclass_fields__}
-    for name in STRING_FIELDS:
-        fields[name] = fields[name] or ""
+def order_fields(order: models.Model | None) -> dict[str, Any]:
+    """The fields that link a sale or a refund to the shop's order."""
+    if order is None or order.pk is None:
+        return {}
+    return {
+        "order_content_type": ContentType.objects.get_for_model(order),
+        "order_object_id": str(order.pk),
+    }
 
-    event_id = data.event_id
-    if not isinstance(event_id, str) or not event_id.strip():
+
+def check_event_id(value: Any, errors: Errors) -> None:
+    if not isinstance(value, str) or not value.strip():
         errors["event_id"] = ["event_id must be a non-blank string."]
 
-    currency = data.currency
-    if not isinstance(currency, str) or not CURRENCY.match(currency):
+
+def check_currency(value: Any, errors: Errors) -> str:
+    """The currency upper-cased; USD (for the amounts' checks) when it is no currency."""
+    if not isinstance(value, str) or not CURRENCY.match(value):
         errors["currency"] = ["currency must be a three-letter ISO 4217 code, e.g. 'USD'."]
-        currency = "USD"
-    fields["currency"] = currency.upper()
+        return "USD"
+    return value.upper()
 
-    for name, required in (("amount", True), ("mrr", False)):
-        value = getattr(data, name)
-        if value is None and not required:
-            fields[f"{name}_minor"] = None
-            continue
-        problem = _money_problem(value)
-        if problem:
-            errors[name] = [f"{name} {problem}"]
-        else:
-            fields[f"{name}_minor"] = to_minor_units(value, fields["currency"])
 
-    if not fields["email"] and not fields["uid"]:
+def check_money(name: str, value: Any, currency: str, errors: Errors) -> int | None:
+    """``value`` in ``currency``'s minor units, or None with the problem in ``errors``."""
+    problem = _money_problem(value)
+    if problem:
+        errors[name] = [f"{name} {problem}"]
+        return None
+    return to_minor_units(value, currency)
+
+
+def check_customer(email: str, uid: str, errors: Errors) -> None:
+    if not email and not uid:
         message = "Give the customer's email or uid: FirstPromoter needs one of them."
         errors["email"] = [message]
         errors["uid"] = [message]
 
-    if errors:
-        raise ValidationError(errors)
-    if fields["amount_minor"] == 0:
-        return None
 
-    sale = Sale(api_version=2, **fields)
+def full_clean(record: TrackedEvent) -> None:
+    """The model's own checks (lengths, email, ranges), so that the one ``INSERT``
+    cannot fail on a constraint; raises ``ValidationError`` keyed by field."""
     try:
-        sale.full_clean(validate_unique=False, exclude=["api_version"])
+        record.full_clean(validate_unique=False, exclude=["api_version"])
     except ValidationError as exc:
         raise ValidationError(exc.message_dict) from None
-    return fields
 
 
 def _money_problem(value: Any) -> str | None:

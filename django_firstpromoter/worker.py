@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.db import DatabaseError, connections, router
 from django.utils import timezone
@@ -34,7 +34,7 @@ from django_firstpromoter.delivery import (
     release,
     send_claimed,
 )
-from django_firstpromoter.models import TrackedEvent
+from django_firstpromoter.models import TRACKED_MODELS, TrackedEvent
 
 logger = logging.getLogger("django_firstpromoter")
 
@@ -44,12 +44,13 @@ query per send, few enough that a batch is sent well within its lease."""
 REPORT_SECONDS = 10.0
 """How often a busy loop reports what it sent; an idle one reports once, going idle."""
 
-Job = TrackedEvent | int
-"""A record claimed with its batch, or the pk of one its sender claims (no SKIP LOCKED)."""
+Job = TrackedEvent | tuple[type[TrackedEvent], int]
+"""A record claimed with its batch, or the model and pk of one its sender claims (no
+SKIP LOCKED)."""
 
 
 class Worker:
-    """Send due ``model`` records, ``threads`` at a time.
+    """Send due records of every kind in ``models``, ``threads`` at a time.
 
     With ``loop`` it polls every ``interval`` seconds until ``stop()``; without, it
     sends what was due when it started (at most ``limit``) and returns. A database
@@ -59,9 +60,9 @@ class Worker:
 
     def __init__(
         self,
-        model: type[TrackedEvent],
         config: Config,
         *,
+        models: Sequence[type[TrackedEvent]] = TRACKED_MODELS,
         threads: int = 1,
         loop: bool = False,
         interval: float = 5.0,
@@ -70,7 +71,7 @@ class Worker:
     ) -> None:
         """``on_sent`` is called in the main thread with what was sent since its last
         call: every ``REPORT_SECONDS`` while busy, and when nothing more is due."""
-        self.model = model
+        self.models = list(models)
         self.config = config
         self.threads = threads
         self.loop = loop
@@ -83,8 +84,10 @@ class Worker:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._started_at: datetime.datetime | None = None
-        database = router.db_for_write(model)
-        self._batch_claims = connections[database].features.has_select_for_update_skip_locked
+        self._batch_claims = all(
+            connections[router.db_for_write(model)].features.has_select_for_update_skip_locked
+            for model in self.models
+        )
 
     def stop(self) -> None:
         """Finish the sends in flight, give back the rest, return from ``run()``.
@@ -189,14 +192,25 @@ class Worker:
         # A cron run sends what was due when it started: a record that failed and is
         # due again at once (Retry-After: 0) waits for the next run.
         due_by = None if self.loop else self._started_at
-        if self._batch_claims:
-            return list(claim_batch(self.model, self.config, size, due_by))
-        return list(due(self.model, due_by).values_list("pk", flat=True)[:size])
+        jobs: list[Job] = []
+        # Each claim starts with the next kind, so that a backlog of one kind (a sales
+        # import, say) does not hold the others back.
+        self.models.append(self.models.pop(0))
+        for model in self.models:
+            wanted = size - len(jobs)
+            if wanted <= 0:
+                break
+            if self._batch_claims:
+                jobs.extend(claim_batch(model, self.config, wanted, due_by))
+            else:
+                pks = due(model, due_by).values_list("pk", flat=True)[:wanted]
+                jobs.extend((model, pk) for pk in pks)
+        return jobs
 
     def _send(self, job: Job) -> None:
         try:
-            if isinstance(job, int):
-                status = deliver(self.model, job, self.config)
+            if isinstance(job, tuple):
+                status = deliver(*job, self.config)
             # A send takes at most about two TIMEOUTs (connect, then read); one that
             # could outlast its lease might be sent twice at once.
             elif lease_left(job) < 2 * self.config.timeout + 1:
@@ -215,7 +229,7 @@ class Worker:
             self._count(status)
 
     def _drop(self, jobs: list[Job]) -> None:
-        release([job for job in jobs if not isinstance(job, int)])
+        release([job for job in jobs if not isinstance(job, tuple)])
 
     def _take(self, wanted: int) -> int:
         """How many records the next claim may take: ``wanted``, or fewer under a limit."""

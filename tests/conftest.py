@@ -22,6 +22,7 @@ BASE: dict[str, Any] = {
     "SALE_FROM_ORDER": "tests.shop.firstpromoter.sale_from_order",
     # Tests send as fast as they can; tests/test_ratelimit.py turns the limit on.
     "RATE_LIMIT": None,
+    "WEBHOOK_SECRET": "test-webhook-secret-0123456789",
 }
 
 
@@ -76,9 +77,9 @@ def example(schema: dict[str, Any], spec: dict[str, Any]) -> Any:
     return schema.get("example")
 
 
-def success_body(version: int) -> dict[str, Any]:
-    """FirstPromoter's documented 200 answer to /sale, from its spec's examples."""
+def success_body(version: int, call: str = "sale") -> dict[str, Any]:
+    """FirstPromoter's documented 200 answer to ``/<call>``, from its spec's examples."""
     spec = json.loads((SPECS / f"openapi-v{version}-tracking.json").read_text())
-    response = spec["paths"]["/sale"]["post"]["responses"]["200"]
+    response = spec["paths"][f"/{call}"]["post"]["responses"]["200"]
     body: dict[str, Any] = example(response["content"]["application/json"]["schema"], spec)
     return body

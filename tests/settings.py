@@ -77,4 +77,5 @@ FIRSTPROMOTER = {
     "SALE_FROM_ORDER": "tests.shop.firstpromoter.sale_from_order",
     # Tests send as fast as they can; tests/test_ratelimit.py turns the limit on.
     "RATE_LIMIT": None,
+    "WEBHOOK_SECRET": "test-webhook-secret-0123456789",
 }

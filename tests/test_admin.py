@@ -548,7 +548,7 @@ def test_an_ignored_sale_is_not_sent_by_the_worker_but_can_be_retried(
     sale = make_sale("evt-skip", status=DeliveryStatus.PENDING)
     post_action(admin_client, "ignore_sales", [sale])
 
-    assert Worker(Sale, get_config()).run() == {}
+    assert Worker(get_config()).run() == {}
     assert not mocked.calls
 
     post_action(admin_client, "retry_sales", [sale])

@@ -160,3 +160,39 @@ def test_a_referred_sale_from_the_link_to_the_admin_and_a_retry(
 
     # FirstPromoter counted each sale once, the failed answer included.
     assert sorted(sale.event_id for sale in sandbox.sales) == ["order-1", "order-2"]
+
+
+def test_a_refund_takes_part_of_the_commission_back_and_a_cancellation_is_reported(
+    page: Any, shop: str, sandbox: Sandbox
+) -> None:
+    from playwright.sync_api import expect
+
+    sandbox.faults.update({"error_rate": 0.0})
+    page.goto(f"{shop}/?fpr=alice")
+    buy(page, shop, "Pro", "refunded@example.com")
+    expect(page.locator(".reward")).to_contain_text("9.80 USD for alice@promoters.example")
+
+    # Half of the $49 back: half of alice's 9.80 is taken back.
+    page.locator("#refund-form input[name=amount]").fill("24.50")
+    page.get_by_role("button", name="Refund").click()
+    expect(page.locator("#refunded")).to_have_text("$24.50")
+    expect(page.locator(".refund")).to_contain_text("$24.50: Tracked")
+    expect(page.locator(".refund-reward")).to_contain_text("-4.90 USD for alice@promoters.example")
+
+    # More than is left is refused, and nothing is refunded.
+    page.locator("#refund-form input[name=amount]").evaluate(
+        "input => input.removeAttribute('max')"
+    )
+    page.locator("#refund-form input[name=amount]").fill("30")
+    page.get_by_role("button", name="Refund").click()
+    expect(page.locator(".errorlist")).to_contain_text("At most 24.50 is left to refund.")
+    expect(page.locator("#refunded")).to_have_text("$24.50")
+
+    page.get_by_role("button", name="Cancel subscription").click()
+    expect(page.locator("#cancellation-status")).to_have_text("Tracked")
+    screenshot(page, "7-order-refunded-and-cancelled")
+
+    assert [event.amount for event in sandbox.refunds] == [2450]
+    assert [lead.state for lead in sandbox.leads if lead.email == "refunded@example.com"] == [
+        "cancelled"
+    ]

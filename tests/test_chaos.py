@@ -1,11 +1,12 @@
-"""Everything breaks at once, and no sale is lost or counted twice.
+"""Everything breaks at once, and no sale or refund is lost or counted twice.
 
-2,000 paid orders; a sandbox that answers 5xx, times out, loses answers after
-recording the sale, and refuses calls over its rate limit with 429; three worker
-processes on PostgreSQL, one of them killed (SIGKILL) in the middle of sending and
-replaced by a fresh one. The workers are configured through settings only: a short
-TIMEOUT and RETRY_BACKOFF, and no rate limit of their own, so the sandbox's 429s
-are met.
+2,000 paid orders, a fifth of them then partly refunded; a sandbox that answers 5xx,
+times out, loses answers after recording the sale or refund, and refuses calls over
+its rate limit with 429; three worker processes on PostgreSQL, one of them killed
+(SIGKILL) in the middle of sending and replaced by a fresh one. The workers are
+configured through settings only: a short TIMEOUT and RETRY_BACKOFF, and no rate
+limit of their own, so the sandbox's 429s are met. A refund must reach FirstPromoter
+after its sale, never before.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from django_firstpromoter.models import Sale, SaleAttempt
+from django_firstpromoter.models import Refund, Sale, SaleAttempt
 from django_firstpromoter.sandbox import Sandbox
 from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.statuses import DeliveryStatus
@@ -41,11 +42,12 @@ pytestmark = [
 ]
 
 
-def place_orders(sandbox: Sandbox) -> dict[str, str]:
-    """The paid orders, each event id with what FirstPromoter should make of it: half
-    came through alice's tracked click, a quarter through bob's link, a quarter
-    through no promoter at all."""
+def place_orders(sandbox: Sandbox) -> tuple[dict[str, str], dict[str, str]]:
+    """The paid orders, and the refunds of every fifth of them, each event id with what
+    FirstPromoter should make of it: half came through alice's tracked click, a
+    quarter through bob's link, a quarter through no promoter at all."""
     expected: dict[str, str] = {}
+    refunds: dict[str, str] = {}
     for n in range(ORDERS):
         referral: dict[str, Any] = {}
         if n % 4 in (0, 1):
@@ -58,7 +60,11 @@ def place_orders(sandbox: Sandbox) -> dict[str, str]:
         expected[f"order-{order.pk}"] = (
             DeliveryStatus.NOT_REFERRAL if n % 4 == 3 else DeliveryStatus.TRACKED
         )
-    return expected
+        if n % 5 == 0:
+            order.refunded = Decimal("5.00")
+            order.save()
+            refunds[f"order-{order.pk}-refunded-5.00"] = expected[f"order-{order.pk}"]
+    return expected, refunds
 
 
 def overlapping_sends() -> int:
@@ -76,8 +82,11 @@ def overlapping_sends() -> int:
 
 def wait_until_drained(sandbox: Sandbox, seconds: float) -> None:
     deadline = time.monotonic() + seconds
-    unsettled = Sale.objects.filter(status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING))
-    while unsettled.exists() and time.monotonic() < deadline:
+    waiting = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+    while (
+        Sale.objects.filter(status__in=waiting).exists()
+        or Refund.objects.filter(status__in=waiting).exists()
+    ) and time.monotonic() < deadline:
         time.sleep(1)
 
 
@@ -101,8 +110,12 @@ def test_chaos_loses_nothing_and_counts_nothing_twice(
             "RETRY_BACKOFF": 0.2,
             "MAX_ATTEMPTS": 30,
         }
-        settings.FIRSTPROMOTER = {**settings.FIRSTPROMOTER, **worker_settings}
-        expected = place_orders(sandbox)
+        settings.FIRSTPROMOTER = {
+            **settings.FIRSTPROMOTER,
+            **worker_settings,
+            "REFUND_FROM_ORDER": "tests.shop.firstpromoter.refund_from_order",
+        }
+        expected, expected_refunds = place_orders(sandbox)
         started = time.monotonic()
         logs = [tmp_path / f"worker-{n}.log" for n in range(4)]
         workers = [
@@ -123,7 +136,16 @@ def test_chaos_loses_nothing_and_counts_nothing_twice(
             exit_codes = [worker.wait(timeout=30) for worker in workers[1:]]
 
         statuses = dict(Sale.objects.values_list("event_id", "status"))
+        refund_statuses = dict(Refund.objects.values_list("event_id", "status"))
         counted = Counter(event.event_id for event in sandbox.sales)
+        refunds_counted = Counter(event.event_id for event in sandbox.refunds)
+        # FirstPromoter's ids grow with time: a refund's must be above its sale's.
+        sale_ids = {event.event_id: event.id for event in sandbox.sales}
+        refunded_first = [
+            event.event_id
+            for event in sandbox.refunds
+            if event.id < sale_ids.get(event.event_id.rsplit("-refunded-", 1)[0], 0)
+        ]
         faults_met = Counter(request.fault or str(request.status) for request in sandbox.requests)
 
     lost = [event_id for event_id, status in statuses.items() if status != expected[event_id]]
@@ -138,6 +160,13 @@ def test_chaos_loses_nothing_and_counts_nothing_twice(
         for event_id, status in statuses.items()
         if status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
     ]
+    refunds_lost = [
+        event_id
+        for event_id, status in expected_refunds.items()
+        if refund_statuses.get(event_id) != status
+        or (status == DeliveryStatus.TRACKED and event_id not in refunds_counted)
+    ]
+    refunds_twice = [event_id for event_id, times in refunds_counted.items() if times > 1]
     overlaps = overlapping_sends()
     with capsys.disabled():
         print(
@@ -145,13 +174,18 @@ def test_chaos_loses_nothing_and_counts_nothing_twice(
             f"(one killed, one fresh): {Counter(statuses.values())}; "
             f"{len(sandbox.requests)} calls met {dict(faults_met)}; "
             f"lost {len(lost) + len(never_counted)}, counted twice {len(counted_twice)}, "
-            f"stuck {len(stuck)}, sent twice at once {overlaps}"
+            f"stuck {len(stuck)}, sent twice at once {overlaps}; "
+            f"{len(refund_statuses)} refunds: {Counter(refund_statuses.values())}, "
+            f"lost {len(refunds_lost)}, counted twice {len(refunds_twice)}, "
+            f"sent before their sale {len(refunded_first)}"
         )
     assert len(statuses) == ORDERS
     assert lost == [] and never_counted == []
     assert counted_twice == []
     assert stuck == []
     assert overlaps == 0
+    assert len(refund_statuses) == len(expected_refunds)
+    assert refunds_lost == [] and refunds_twice == [] and refunded_first == []
     assert sum(counted.values()) == sum(s == DeliveryStatus.TRACKED for s in expected.values())
     assert exit_codes == [0, 0, 0], [log.read_text()[-2000:] for log in logs[1:]]
     # The faults were really met, the killed worker's included.

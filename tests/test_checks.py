@@ -85,7 +85,16 @@ CASES = [
     ("E010", without(RATE_LIMIT=True)),
     ("E011", without(RATE_LIMIT_CACHE="redis")),
     ("E011", without(RATE_LIMIT_CACHE=None)),
+    ("E015", without(WEBHOOK_SECRET="too-short")),
+    ("E015", without(WEBHOOK_SECRET=" padded-secret-0123456789")),
+    ("E015", without(WEBHOOK_SECRET="secret with spaces 0123456789")),
+    ("E015", without(WEBHOOK_SECRET="sécret-non-ascii-0123456789")),
+    ("E015", without(WEBHOOK_SECRET=b"bytes-secret-0123456789")),
+    ("E015", without(WEBHOOK_SECRET=12345678901234567890)),
     ("W001", without(RETRIES=3)),
+    # tests/urls.py routes the webhook.
+    ("W004", without("WEBHOOK_SECRET")),
+    ("W004", without(WEBHOOK_SECRET=None)),
 ]
 
 
@@ -111,6 +120,7 @@ def test_several_mistakes_are_all_reported() -> None:
         "firstpromoter.E008",
         "firstpromoter.W001",
         "firstpromoter.W002",  # API version 2's rate limit, on Django's default cache
+        "firstpromoter.W004",  # the webhook URL is routed, with no secret
     }
 
 
@@ -163,7 +173,7 @@ def test_manage_py_check_passes_with_good_settings() -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("code", "setting"), [case for case in CASES if case[0] != "W001"])
+@pytest.mark.parametrize(("code", "setting"), [case for case in CASES if case[0][0] == "E"])
 def test_manage_py_check_fails_on_an_error(code: str, setting: Any) -> None:
     with override_settings(FIRSTPROMOTER=setting), pytest.raises(SystemCheckError) as failed:
         run_check()
@@ -196,8 +206,9 @@ def test_manage_py_check_warns_but_passes_on_an_unknown_key() -> None:
         without("API_KEY", api_key=SECRET, API_KEYS=SECRET),
         SECRET,
         [SECRET],
+        without(WEBHOOK_SECRET=f"{SECRET} "),
     ],
-    ids=["E002", "E003", "E004", "E005", "E006", "E008", "W001", "E007-str", "E007-list"],
+    ids=["E002", "E003", "E004", "E005", "E006", "E008", "W001", "E007-str", "E007-list", "E015"],
 )
 def test_messages_never_contain_the_api_key(setting: Any) -> None:
     found = messages(setting)
@@ -220,6 +231,19 @@ def test_e009_numbers_must_be_positive(key, value):
         messages = checks.check_settings()
     assert [m.id for m in messages] == ["firstpromoter.E009"]
     assert key in messages[0].msg and messages[0].hint
+
+
+#: A URLconf without the webhook, for the test below (ROOT_URLCONF = this module).
+urlpatterns: list[Any] = []
+
+
+def test_no_secret_without_the_webhook_routed_is_fine() -> None:
+    with override_settings(ROOT_URLCONF=__name__):
+        assert messages(without("WEBHOOK_SECRET")) == []
+    (warning,) = messages(without("WEBHOOK_SECRET"))
+    assert warning.id == "firstpromoter.W004"
+    assert "refuses every delivery" in warning.msg
+    assert warning.hint is not None and "Authorization: Bearer" in warning.hint
 
 
 def test_e003_true_is_not_a_version():
@@ -247,7 +271,7 @@ def cache_messages(backend: str, **setting: Any) -> list[django_checks.CheckMess
 
 
 def test_minimal_v2_settings_on_djangos_default_cache_warn_that_it_is_per_process() -> None:
-    (warning,) = messages({"API_KEY": "k", "ACCOUNT_ID": "a"})
+    warning, _ = messages({"API_KEY": "k", "ACCOUNT_ID": "a"})  # and W004, tested below
     assert warning.id == "firstpromoter.W002"
     assert warning.level == django_checks.WARNING
     assert "'default'" in warning.msg and "380 a minute" in warning.msg

@@ -36,7 +36,7 @@ def make_sale(**fields) -> Sale:
 
 def drain(limit: int | None = None) -> dict[str, int]:
     """What a cron run of the worker sends."""
-    return Worker(Sale, get_config(), limit=limit).run()
+    return Worker(get_config(), limit=limit).run()
 
 
 def deliver(sale: Sale) -> str | None:
@@ -257,7 +257,7 @@ def test_late_success_counts_even_after_losing_the_lease(mocked, sale_url, api_v
     Sale.objects.filter(pk=sale.pk).update(next_attempt_at=timezone.now())
     delivery.claim(Sale, sale.pk, config)  # a second sender takes over and is still sending
     body = json.dumps(success_body(api_version)).encode()
-    answer = delivery.client.interpret(api_version, 200, {}, body)
+    answer = delivery.client.interpret(200, {}, body)
     assert (
         delivery.settle(sale, first, answer, {}, timezone.now(), config) == DeliveryStatus.TRACKED
     )
@@ -338,7 +338,7 @@ def test_concurrent_senders_send_each_sale_once(mocked, sale_url, api_version):
     def worker() -> None:
         barrier.wait()
         try:
-            Worker(Sale, config).run()
+            Worker(config).run()
         finally:
             connection.close()
 

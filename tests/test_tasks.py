@@ -368,3 +368,26 @@ def test_without_the_framework_sales_wait_for_the_deliver_command(
     sandbox.faults.error_rate = 0.0
     make_due(sale)
     assert deliver_command().startswith("sent 1: 1 tracked")
+
+
+def test_refunds_cancellations_and_signups_are_queued_as_their_own_tasks(
+    sandbox: Sandbox, immediate: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django_firstpromoter import RefundData, track_cancellation, track_refund, track_signup
+    from django_firstpromoter.models import Cancellation, Refund, Signup
+    from django_firstpromoter.referral import Referral
+
+    sale = pay(sandbox, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        track_refund(RefundData(event_id="r-1", amount=Decimal("10"), email=sale.email))
+        track_cancellation(email=sale.email)
+        track_signup(Referral(tid=sandbox.click("alice")), email="new@example.com")
+
+    for model in (Refund, Cancellation, Signup):
+        assert model.objects.get().status == DeliveryStatus.TRACKED, model
+    assert [request.call for request in sandbox.requests] == [
+        "sale",
+        "refund",
+        "cancellation",
+        "signup",
+    ]

@@ -140,7 +140,7 @@ def test_stopping_finishes_the_send_in_flight_and_gives_back_the_rest(
     mocked: responses.RequestsMock, answers: list[Any]
 ) -> None:
     make_sales(5)
-    running = Worker(Sale, get_config(), loop=True)
+    running = Worker(get_config(), loop=True)
     # SIGTERM arrives while the second sale is being sent.
     answers.extend([lambda: None, running.stop])
 
@@ -166,7 +166,7 @@ def test_a_batch_whose_lease_runs_short_is_given_back_not_sent(
     leases = iter([60.0, 0.5])
     monkeypatch.setattr(worker, "lease_left", lambda record: next(leases, 0.0))
 
-    assert Worker(Sale, get_config()).run() == {DeliveryStatus.TRACKED: 1}
+    assert Worker(get_config()).run() == {DeliveryStatus.TRACKED: 1}
 
     assert sent(mocked) == ["evt-000"]
     assert statuses() == {"evt-000": "tracked", "evt-001": "pending", "evt-002": "pending"}
@@ -179,7 +179,7 @@ def test_a_cron_run_does_not_resend_what_fell_due_again_during_it(
     # Retry-After: 0 makes the sale due again at once.
     mocked.post(V2_URL, status=429, headers={"Retry-After": "0"})
 
-    assert Worker(Sale, get_config()).run() == {DeliveryStatus.PENDING: 1}
+    assert Worker(get_config()).run() == {DeliveryStatus.PENDING: 1}
 
     assert len(mocked.calls) == 1
 
@@ -191,7 +191,7 @@ def test_a_loop_outlives_a_database_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     make_sales(1)
-    running = Worker(Sale, get_config(), loop=True, interval=0.01)
+    running = Worker(get_config(), loop=True, interval=0.01)
     claim = Worker._claim
     passes: list[int] = []
 
@@ -224,7 +224,7 @@ def test_a_database_error_does_not_raise_the_limit(
 
     monkeypatch.setattr(Worker, "_claim", fails_once)
 
-    assert Worker(Sale, get_config(), loop=True, interval=0.01, limit=1).run() == {
+    assert Worker(get_config(), loop=True, interval=0.01, limit=1).run() == {
         DeliveryStatus.TRACKED: 1
     }
     assert len(mocked.calls) == 1
@@ -236,13 +236,13 @@ def test_a_cron_run_raises_a_database_error(monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setattr(Worker, "_claim", broken)
     with pytest.raises(OperationalError):
-        Worker(Sale, get_config()).run()
+        Worker(get_config()).run()
 
 
 def test_limit_is_shared_by_the_passes(mocked: responses.RequestsMock, answers: list[Any]) -> None:
     make_sales(worker.BATCH_SIZE + 5)
 
-    assert Worker(Sale, get_config(), limit=worker.BATCH_SIZE + 2).run() == {
+    assert Worker(get_config(), limit=worker.BATCH_SIZE + 2).run() == {
         DeliveryStatus.TRACKED: worker.BATCH_SIZE + 2
     }
     assert len(mocked.calls) == worker.BATCH_SIZE + 2
@@ -267,7 +267,7 @@ def test_threads_send_at_once_and_each_sale_once(mocked: responses.RequestsMock)
 
     mocked.add_callback(responses.POST, V2_URL, callback=answer)
 
-    results = Worker(Sale, get_config(), threads=4).run()
+    results = Worker(get_config(), threads=4).run()
 
     assert not all_in.broken, "fewer than four calls were in flight at once"
     assert results == {DeliveryStatus.TRACKED: 12}

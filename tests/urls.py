@@ -3,7 +3,7 @@ from decimal import Decimal
 from django.contrib import admin
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 from django_firstpromoter.referral import copy_referral
 from tests.shop.models import Order
@@ -30,4 +30,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", landing),
     path("checkout/", checkout),
+    path("firstpromoter/", include("django_firstpromoter.urls")),
 ]

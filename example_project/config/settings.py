@@ -91,6 +91,8 @@ FIRSTPROMOTER = {
     # one sale however many times it is reported: its event_id is the order's.
     "ORDER_MODEL": "shop.Order",
     "SALE_FROM_ORDER": "shop.firstpromoter.sale_from_order",
+    # The shop's "Refund" button sends `order_refunded`; this says what was refunded.
+    "REFUND_FROM_ORDER": "shop.firstpromoter.refund_from_order",
 }
 if USES_SANDBOX:
     FIRSTPROMOTER["BASE_URL"] = (

@@ -22,6 +22,11 @@ class Order(models.Model):
     # Copied from the visitor's referral at checkout (copy_referral), for the sale.
     referral_tid = models.CharField(_("referral tid"), max_length=255, blank=True)
     referral_ref_id = models.CharField(_("referral id"), max_length=255, blank=True)
+    # Every refund adds to it; REFUND_FROM_ORDER reports each addition as one refund.
+    refunded = models.DecimalField(
+        _("refunded"), max_digits=10, decimal_places=2, default=Decimal(0)
+    )
+    cancelled_at = models.DateTimeField(_("subscription cancelled at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -34,3 +39,7 @@ class Order(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("order", args=[self.number])
+
+    @property
+    def refundable(self) -> Decimal:
+        return self.total - self.refunded if self.paid else Decimal(0)

@@ -7,4 +7,6 @@ urlpatterns = [
     path("checkout/<slug:plan>/", views.checkout, name="checkout"),
     path("orders/<uuid:number>/pay/", views.pay, name="pay"),
     path("orders/<uuid:number>/", views.order_page, name="order"),
+    path("orders/<uuid:number>/refund/", views.refund, name="refund"),
+    path("orders/<uuid:number>/cancel/", views.cancel_subscription, name="cancel"),
 ]

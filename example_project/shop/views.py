@@ -2,12 +2,12 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from django_firstpromoter.models import Sale
+from django_firstpromoter.models import Cancellation, Refund, Sale
 from django_firstpromoter.referral import copy_referral, get_referral
-from django_firstpromoter.signals import order_paid
-from shop.forms import CheckoutForm
+from django_firstpromoter.signals import order_paid, order_refunded, subscription_cancelled
+from shop.forms import CheckoutForm, RefundForm
 from shop.models import Order
 from shop.plans import PLANS
 
@@ -63,9 +63,60 @@ def confirm_payment(order_pk: int) -> None:
 
 def order_page(request: HttpRequest, number: str) -> HttpResponse:
     order = get_object_or_404(Order, number=number)
+    return render_order(request, order, RefundForm(initial={"amount": order.refundable}))
+
+
+def render_order(request: HttpRequest, order: Order, refund_form: RefundForm) -> HttpResponse:
     # A real shop would keep this for its staff; the demo shows it to the buyer so
-    # the whole path of a sale can be seen on one page.
+    # the whole path of a sale, its refunds and its cancellation can be seen on one page.
     sale = Sale.objects.for_order(order).prefetch_related("rewards").first()
-    return render(
-        request, "shop/order.html", {"order": order, "plan": PLANS[order.plan], "sale": sale}
-    )
+    refunds = list(Refund.objects.for_order(order).prefetch_related("rewards").order_by("pk"))
+    cancellation = Cancellation.objects.filter(event_id=subscription_event_id(order)).first()
+    waiting = [
+        record
+        for record in (sale, *refunds, cancellation)
+        if record is not None and record.status in ("pending", "sending")
+    ]
+    context = {
+        "order": order,
+        "plan": PLANS[order.plan],
+        "sale": sale,
+        "refunds": refunds,
+        "cancellation": cancellation,
+        "waiting": waiting,
+        "refund_form": refund_form,
+    }
+    return render(request, "shop/order.html", context, status=400 if refund_form.errors else 200)
+
+
+@require_POST
+def refund(request: HttpRequest, number: str) -> HttpResponse:
+    """What a shop's refund does: give money back and say so, in one transaction."""
+    with transaction.atomic():
+        order = get_object_or_404(Order.objects.select_for_update(), number=number)
+        form = RefundForm(request.POST, refundable=order.refundable)
+        if not form.is_valid():
+            return render_order(request, order, form)
+        order.refunded += form.cleaned_data["amount"]
+        order.save()
+        order_refunded.send(sender=Order, order=order)
+    return redirect(order)
+
+
+@require_POST
+def cancel_subscription(request: HttpRequest, number: str) -> HttpResponse:
+    """What a shop's billing does when a subscription ends."""
+    with transaction.atomic():
+        order = get_object_or_404(Order.objects.select_for_update(), number=number)
+        if order.paid and order.cancelled_at is None:
+            order.cancelled_at = timezone.now()
+            order.save()
+            subscription_cancelled.send(
+                sender=Order, email=order.email, event_id=subscription_event_id(order)
+            )
+    return redirect(order)
+
+
+def subscription_event_id(order: Order) -> str:
+    # One subscription per order here: a second "Cancel" is the same cancellation.
+    return f"order-{order.pk}-subscription"

@@ -10,6 +10,7 @@ class Order(models.Model):
     total = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(max_length=3, default="USD")
     paid = models.BooleanField(default=False)
+    refunded = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
     referral_tid = models.CharField(max_length=100, blank=True)
     referral_ref_id = models.CharField(max_length=255, blank=True)
 

@@ -1,4 +1,5 @@
-"""Drain the queue of due sales: once (cron) or forever (``--loop``, a worker)."""
+"""Drain the queue of due sales, refunds, cancellations and signups: once (cron) or
+forever (``--loop``, a worker)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_firstpromoter.conf import get_config
-from django_firstpromoter.models import Sale
+from django_firstpromoter.models import TRACKED_MODELS
 from django_firstpromoter.monitoring import queue_status
 from django_firstpromoter.statuses import DeliveryStatus
 from django_firstpromoter.worker import Worker
 
 
 class Command(BaseCommand):
-    help = "Send every FirstPromoter sale that is due, once; with --loop, keep polling."
+    help = (
+        "Send every FirstPromoter sale, refund, cancellation and signup that is due, once; "
+        "with --loop, keep polling."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         mode = parser.add_mutually_exclusive_group()
@@ -30,13 +34,13 @@ class Command(BaseCommand):
         mode.add_argument(
             "--status",
             action="store_true",
-            help="Send nothing: print the queue, exit 1 if a sale failed or waited too long.",
+            help="Send nothing: print the queue, exit 1 if a record failed or waited too long.",
         )
         parser.add_argument(
             "--max-age",
             type=age,
             default=None,
-            help="With --status: the longest a sale may wait (seconds, or 30m, 2h, 1d).",
+            help="With --status: the longest a record may wait (seconds, or 30m, 2h, 1d).",
         )
         parser.add_argument(
             "--limit", type=positive(int), default=None, help="Send at most N, then stop."
@@ -75,7 +79,6 @@ class Command(BaseCommand):
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
         worker = Worker(
-            Sale,
             config,
             threads=threads,
             loop=loop,
@@ -91,10 +94,14 @@ class Command(BaseCommand):
     def report_status(self, max_age: datetime.timedelta | None) -> None:
         """For monitoring: the queue on stdout; a non-zero exit, saying why, when a
         person should look."""
-        current = queue_status(Sale)
-        for line in current.lines():
-            self.stdout.write(line)
-        problems = current.problems(max_age)
+        problems = []
+        for model in TRACKED_MODELS:
+            kind = str(model._meta.verbose_name_plural)
+            current = queue_status(model)
+            self.stdout.write(f"{kind}:")
+            for line in current.lines():
+                self.stdout.write(f"  {line}")
+            problems += [f"{kind}: {problem}" for problem in current.problems(max_age)]
         if problems:
             raise CommandError("\n".join(problems))
 

@@ -1,0 +1,236 @@
+"""FirstPromoter's webhooks (v2): each event stored once, commission changes applied.
+
+FirstPromoter's request proves nothing by itself that this app checks, so the view
+demands the header the user gave the subscription, ``Authorization: Bearer
+<WEBHOOK_SECRET>``, before it reads the body. It makes no outbound call and does
+one short transaction, so it answers well within FirstPromoter's timeout (30 s by
+default); FirstPromoter retries any answer that is not 2xx, so a refused delivery
+comes back once the cause is fixed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hmac
+import json
+import logging
+import math
+import re
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from django_firstpromoter import signals
+from django_firstpromoter.conf import webhook_secret
+from django_firstpromoter.models import Reward, WebhookEvent
+
+logger = logging.getLogger("django_firstpromoter")
+
+#: FirstPromoter's payloads are a few kilobytes; a body past this is not one of them.
+MAX_BODY_BYTES = 256 * 1024
+#: Those whose ``data`` is the commission as it now is. ``commission.deleted`` is kept
+#: but not applied: its ``data`` is the commission as it was before it went.
+COMMISSION_EVENTS = ("commission.created", "commission.updated")
+MAX_BIGINT = 2**63 - 1
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class BadDelivery(Exception):
+    """A delivery refused with 400; the message says why, in the answer's body."""
+
+
+@csrf_exempt
+@require_POST
+def receive(request: HttpRequest) -> JsonResponse:
+    if not authorized(request):
+        response = JsonResponse({"error": "missing or wrong secret"}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="firstpromoter"'
+        return response
+    try:
+        event = read_delivery(request)
+    except BadDelivery as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    result = store(event)
+    fields = {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "result": result,
+        "note": event.note,
+    }
+    # Values as JSON literals, as delivery._log writes them: an id holding a quote
+    # or a newline cannot forge a field or a line.
+    pairs = " ".join(f"{key}={json.dumps(value)}" for key, value in fields.items())
+    logger.info("firstpromoter webhook %s", pairs, extra=fields)
+    return JsonResponse({"result": result, "note": event.note})
+
+
+def authorized(request: HttpRequest) -> bool:
+    secret = webhook_secret()
+    if not secret:
+        return False
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    # compare_digest takes as long for a near miss as for a wild guess.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), secret.encode()
+    )
+
+
+def read_delivery(request: HttpRequest) -> WebhookEvent:
+    """The delivery as an unsaved event; raises BadDelivery for what cannot be one."""
+    event_id = request.headers.get("X-Event-Id", "").strip()
+    if not event_id:
+        raise BadDelivery("no X-Event-Id header")
+    if len(event_id) > 255:  # WebhookEvent.event_id's length; never cut, or two would be one
+        raise BadDelivery("X-Event-Id is longer than 255 characters")
+    # One byte more than allowed tells a body at the cap from one past it, without
+    # reading the rest of a huge one.
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise BadDelivery(f"the body is over {MAX_BODY_BYTES} bytes")
+    try:
+        payload = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise BadDelivery("the body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise BadDelivery("the body is not a JSON object")
+    if _unstorable(payload):
+        raise BadDelivery("the body holds a NUL or an unpaired surrogate character")
+    event_type = request.headers.get("X-Event-Type") or payload.get("event_type")
+    return WebhookEvent(
+        event_id=event_id,
+        event_type=event_type[:100] if isinstance(event_type, str) else "",
+        payload=payload,
+    )
+
+
+def store(event: WebhookEvent) -> str:
+    """Record the event and apply it in one transaction: ``"applied"``, ``"stored"``
+    (kept, nothing to apply) or ``"duplicate"`` (this event id came before)."""
+    try:
+        with transaction.atomic():
+            if WebhookEvent.objects.filter(event_id=event.event_id).exists():
+                event.note = "already received"
+                return "duplicate"
+            if event.event_type in COMMISSION_EVENTS:
+                apply_commission(event)
+            else:
+                event.note = "not a commission change: stored only"
+            event.save(force_insert=True)
+    except IntegrityError:
+        # The event id is the only unique value written here: the same event, delivered
+        # twice at once, was stored by the other request between our check and insert.
+        event.note = "already received"
+        return "duplicate"
+    return "applied" if event.applied else "stored"
+
+
+def apply_commission(event: WebhookEvent) -> None:
+    """Bring the matching reward to the commission's status and paid state, unless the
+    reward already holds a later event's (FirstPromoter retries a failed delivery for
+    hours, so an old event can arrive after a newer one)."""
+    data = event.payload.get("data")
+    if not isinstance(data, dict):
+        event.note = "no commission object in 'data'"
+        return
+    commission_id = data.get("id")
+    if isinstance(commission_id, bool) or not isinstance(commission_id, int):
+        event.note = "no commission id in 'data'"
+        return
+    if not 0 < commission_id <= MAX_BIGINT:
+        event.note = f"commission id {commission_id} is out of range"
+        return
+    event.commission_id = commission_id
+    status = data.get("status")
+    if status is not None and not (isinstance(status, str) and 0 < len(status) <= 64):
+        event.note = "the commission's status is not a short string"
+        return
+    # ``is_paid`` as in the commissions of FirstPromoter's v2 /sale answer (its tracking
+    # spec); the webhook docs' example commission shows no paid state at all.
+    paid = data.get("is_paid") if isinstance(data.get("is_paid"), bool) else None
+    if status is None and paid is None:
+        event.note = "the commission has neither a status nor a paid state"
+        return
+    reward = Reward.objects.select_for_update().filter(firstpromoter_id=commission_id).first()
+    if reward is None:
+        event.note = f"no reward has FirstPromoter id {commission_id}"
+        return
+    event.reward = reward
+    happened_at = _timestamp(event.payload.get("timestamp"))
+    last = reward.firstpromoter_updated_at
+    if happened_at is not None and last is not None and happened_at < last:
+        event.note = f"older than the event that updated the reward at {last.isoformat()}"
+        return
+    previous_status, previous_paid = reward.status, reward.paid
+    reward.status = previous_status if status is None else status
+    reward.paid = previous_paid if paid is None else paid
+    reward.firstpromoter_updated_at = happened_at or last
+    reward.save(update_fields=["status", "paid", "firstpromoter_updated_at"])
+    event.applied = True
+    changes = [
+        f"{name} {old} → {new}"
+        for name, old, new in (
+            ("status", previous_status, reward.status),
+            ("paid", previous_paid, reward.paid),
+        )
+        if old != new
+    ]
+    event.note = ", ".join(changes) or "no change"
+    if changes:
+        transaction.on_commit(lambda: _notify(reward, previous_status, previous_paid))
+
+
+def _notify(reward: Reward, previous_status: str, previous_paid: bool | None) -> None:
+    # Committed already: a host receiver's bug must not turn into a failed delivery,
+    # which FirstPromoter would retry for nothing.
+    for receiver, result in signals.reward_updated.send_robust(
+        sender=Reward, reward=reward, previous_status=previous_status, previous_paid=previous_paid
+    ):
+        if isinstance(result, Exception):
+            logger.error("receiver %r of reward_updated raised", receiver, exc_info=result)
+
+
+def _timestamp(value: Any) -> datetime.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:  # well formed, but no such date
+        return None
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, datetime.timezone.utc)
+    return parsed
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON, and PostgreSQL's JSON columns refuse them.
+    raise ValueError(name)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999
+        raise ValueError(text)
+    return value
+
+
+def _unstorable(payload: dict[str, Any]) -> bool:
+    """Whether a string in it has a character PostgreSQL's JSON columns refuse; such a
+    body is refused on every database alike, not stored on some and a 500 on others."""
+    # A loop, not recursion: the body may nest as deep as the JSON parser allowed.
+    pending: list[Any] = [payload]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if UNSTORABLE.search(value):
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
