@@ -13,6 +13,7 @@ from typing import Any
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example_project"
 MANAGE = [sys.executable, str(EXAMPLE / "manage.py")]
+WEBHOOK_SECRET = "example-shop-webhook-secret"
 
 
 def environment(database: Path, sandbox_url: str) -> dict[str, str]:
@@ -29,6 +30,7 @@ def environment(database: Path, sandbox_url: str) -> dict[str, str]:
         "FIRSTPROMOTER_CID": "",
         "FIRSTPROMOTER_DELIVERY": "on_commit",
         "FIRSTPROMOTER_SANDBOX_URL": sandbox_url,
+        "FIRSTPROMOTER_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
 
 

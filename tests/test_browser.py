@@ -13,9 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from django_firstpromoter.sandbox import Sandbox
-from tests.example_shop import EXAMPLE, MANAGE, environment, free_port, wait_for
+from tests.example_shop import (
+    EXAMPLE,
+    MANAGE,
+    WEBHOOK_SECRET,
+    environment,
+    free_port,
+    wait_for,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless as root, and quiet: this machine's network is closed, and Chromium's
@@ -196,3 +204,50 @@ def test_a_refund_takes_part_of_the_commission_back_and_a_cancellation_is_report
     assert [lead.state for lead in sandbox.leads if lead.email == "refunded@example.com"] == [
         "cancelled"
     ]
+
+
+def test_a_webhook_from_firstpromoter_changes_the_rewards_status_in_the_admin(
+    page: Any, shop: str, sandbox: Sandbox
+) -> None:
+    from playwright.sync_api import expect
+
+    sandbox.faults.update({"error_rate": 0.0})
+    page.goto(f"{shop}/?fpr=alice")
+    buy(page, shop, "Starter", "approved-later@example.com")
+    expect(page.locator(".reward")).to_contain_text("(approved)")
+    (sale,) = [event for event in sandbox.sales if event.email == "approved-later@example.com"]
+
+    def deliver(event_id: str, authorization: str) -> int:
+        body = {
+            "event_id": event_id,
+            "event_type": "commission.updated",
+            "entity_type": "commission",
+            "entity_id": sale.commission_id,
+            "data": {"id": sale.commission_id, "status": "denied", "is_paid": False},
+            "timestamp": "2030-01-01T00:00:00Z",
+        }
+        answer = requests.post(
+            f"{shop}/firstpromoter/webhook/",
+            json=body,
+            headers={
+                "Authorization": authorization,
+                "X-Event-Id": event_id,
+                "X-Event-Type": "commission.updated",
+            },
+            timeout=10,
+        )
+        return answer.status_code
+
+    # A forged delivery, without the secret, changes nothing; FirstPromoter's does.
+    assert deliver("evt-forged", "Bearer not-the-secret") == 401
+    page.goto(f"{shop}/admin/django_firstpromoter/reward/?q=approved-later")
+    page.get_by_label("Username").fill(ADMIN[0])
+    page.get_by_label("Password").fill(ADMIN[1])
+    page.get_by_role("button", name="Log in").click()
+    row = page.locator("#result_list tbody tr")
+    expect(row.locator(".field-status")).to_have_text("approved")
+
+    assert deliver("evt-real", f"Bearer {WEBHOOK_SECRET}") == 200
+    page.reload()
+    expect(row.locator(".field-status")).to_have_text("denied")
+    screenshot(page, "8-admin-reward-denied-by-webhook")

@@ -93,6 +93,8 @@ FIRSTPROMOTER = {
     "SALE_FROM_ORDER": "shop.firstpromoter.sale_from_order",
     # The shop's "Refund" button sends `order_refunded`; this says what was refunded.
     "REFUND_FROM_ORDER": "shop.firstpromoter.refund_from_order",
+    # What FirstPromoter's webhook must send as "Authorization: Bearer <secret>".
+    "WEBHOOK_SECRET": env.str("FIRSTPROMOTER_WEBHOOK_SECRET", default=""),
 }
 if USES_SANDBOX:
     FIRSTPROMOTER["BASE_URL"] = (
