@@ -12,11 +12,8 @@ from django_firstpromoter.models import Refund, Sale
 from django_firstpromoter.refund_data import RefundData
 from django_firstpromoter.tracking import (
     Errors,
-    check_currency,
-    check_customer,
-    check_event_id,
-    check_money,
     full_clean,
+    money_event_fields,
     order_fields,
     record_and_schedule,
 )
@@ -49,13 +46,7 @@ def clean_refund_data(data: RefundData) -> dict[str, Any] | None:
     """The ``Refund`` fields for ``data``, or None for a zero refund; ValidationError
     (keyed by field) otherwise."""
     errors: Errors = {}
-    fields: dict[str, Any] = {name: getattr(data, name) for name in RefundData.__dataclass_fields__}
-    for name in STRING_FIELDS:
-        fields[name] = fields[name] or ""
-    check_event_id(data.event_id, errors)
-    fields["currency"] = check_currency(data.currency, errors)
-    fields["amount_minor"] = check_money("amount", data.amount, fields["currency"], errors)
-    check_customer(fields["email"], fields["uid"], errors)
+    fields = money_event_fields(data, STRING_FIELDS, errors)
     if errors:
         raise ValidationError(errors)
     if fields["amount_minor"] == 0:

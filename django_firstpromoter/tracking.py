@@ -19,6 +19,7 @@ from django_firstpromoter import delivery
 from django_firstpromoter.conf import Config, get_config
 from django_firstpromoter.models import Sale, TrackedEvent
 from django_firstpromoter.money import to_minor_units
+from django_firstpromoter.refund_data import RefundData
 from django_firstpromoter.sale_data import SaleData
 
 logger = logging.getLogger("django_firstpromoter")
@@ -47,16 +48,10 @@ def track_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | N
 def clean_sale_data(data: SaleData) -> dict[str, Any] | None:
     """The ``Sale`` fields for ``data``, or None for a zero sale; ValidationError otherwise."""
     errors: Errors = {}
-    fields: dict[str, Any] = {name: getattr(data, name) for name in SaleData.__dataclass_fields__}
-    for name in STRING_FIELDS:
-        fields[name] = fields[name] or ""
-    check_event_id(data.event_id, errors)
-    fields["currency"] = check_currency(data.currency, errors)
-    fields["amount_minor"] = check_money("amount", data.amount, fields["currency"], errors)
+    fields = money_event_fields(data, STRING_FIELDS, errors)
     fields["mrr_minor"] = (
         None if data.mrr is None else check_money("mrr", data.mrr, fields["currency"], errors)
     )
-    check_customer(fields["email"], fields["uid"], errors)
     if errors:
         raise ValidationError(errors)
     if fields["amount_minor"] == 0:
@@ -150,6 +145,22 @@ def order_fields(order: models.Model | None) -> dict[str, Any]:
         "order_content_type": ContentType.objects.get_for_model(order),
         "order_object_id": str(order.pk),
     }
+
+
+def money_event_fields(
+    data: SaleData | RefundData, string_fields: tuple[str, ...], errors: Errors
+) -> dict[str, Any]:
+    """What checking a sale and a refund share: the data's fields, with ``""`` for the
+    blank strings, the amount in minor units, and each problem of the event id, the
+    currency, the amount or the customer put in ``errors``."""
+    fields: dict[str, Any] = {name: getattr(data, name) for name in data.__dataclass_fields__}
+    for name in string_fields:
+        fields[name] = fields[name] or ""
+    check_event_id(data.event_id, errors)
+    fields["currency"] = check_currency(data.currency, errors)
+    fields["amount_minor"] = check_money("amount", data.amount, fields["currency"], errors)
+    check_customer(fields["email"], fields["uid"], errors)
+    return fields
 
 
 def check_event_id(value: Any, errors: Errors) -> None:
