@@ -2,9 +2,10 @@
 refund, and an ended subscription into a cancellation.
 
 Whatever goes wrong here is logged at ERROR with its traceback and swallowed:
-the host's order save or payment webhook must never fail because of us. The
-work runs in a savepoint so that a failed query of ours cannot poison the
-host's transaction.
+the host's order save or payment webhook must never fail because of us. No
+savepoint is needed to keep the host's transaction usable: every check runs before
+the one write, and that write cannot fail on a known ``event_id`` (``track_order``
+says more).
 """
 
 from __future__ import annotations
