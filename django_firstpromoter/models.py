@@ -19,6 +19,13 @@ if TYPE_CHECKING:
     from django_firstpromoter.client import Answer
 
 
+def customer_email() -> models.CharField:
+    """The customer's email as the shop gave it: any text, not an ``EmailField``.
+    FirstPromoter takes any string, and an address Django's validator refuses
+    (``josé@example.com``, RFC 6531) must not cost the sale."""
+    return models.CharField(_("email"), max_length=254, blank=True)
+
+
 class TrackedEvent(models.Model):
     """A row that must reach one tracking endpoint exactly once.
 
@@ -114,7 +121,7 @@ class OrderLinked(models.Model):
     order_content_type = models.ForeignKey(
         ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    order_object_id = models.CharField(_("order id"), max_length=64, blank=True)
+    order_object_id = models.CharField(_("order id"), max_length=255, blank=True)
     order = GenericForeignKey("order_content_type", "order_object_id")
 
     objects = OrderQuerySet.as_manager()
@@ -130,7 +137,7 @@ class MoneyEvent(OrderLinked, TrackedEvent):
     amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=6)
     amount_minor = models.BigIntegerField(_("amount sent (minor units)"))
     currency = models.CharField(_("currency"), max_length=3, default="USD")
-    email = models.EmailField(_("email"), blank=True)
+    email = customer_email()
     uid = models.CharField(_("uid"), max_length=255, blank=True)
     quantity = models.PositiveIntegerField(_("quantity"), null=True, blank=True)
 
@@ -289,7 +296,7 @@ class Cancellation(TrackedEvent):
     }
 
     event_id = models.CharField(_("event id"), max_length=255, unique=True)
-    email = models.EmailField(_("email"), blank=True)
+    email = customer_email()
     uid = models.CharField(_("uid"), max_length=255, blank=True)
 
     class Meta(TrackedEvent.Meta):
@@ -333,7 +340,7 @@ class Signup(TrackedEvent):
         unique=True,
         help_text=_("Ours, not sent: one signup per customer is recorded."),
     )
-    email = models.EmailField(_("email"), blank=True)
+    email = customer_email()
     uid = models.CharField(_("uid"), max_length=255, blank=True)
     tid = models.CharField(_("tracking id (tid)"), max_length=255, blank=True)
     ref_id = models.CharField(_("referral id"), max_length=255, blank=True)
