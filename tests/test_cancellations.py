@@ -43,7 +43,7 @@ def test_one_event_id_is_one_cancellation_and_none_is_one_each():
     ("kwargs", "field"),
     [
         ({}, "email"),
-        ({"email": "not an email"}, "email"),
+        ({"email": "b" * 250 + "@x.io"}, "email"),
         ({"uid": "x" * 256}, "uid"),
         ({"uid": "u-1", "event_id": " "}, "event_id"),
     ],
