@@ -20,9 +20,6 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
 MIN_BIGINT = -(2**63)
 MAX_BIGINT = 2**63 - 1
-MAX_POSITIVE_INT = 2**31 - 1
-"""``PositiveIntegerField``'s top on PostgreSQL; kept on SQLite too, so that a value
-is refused or taken the same way on every database."""
 # A day inside each end of Python's datetime range: shown in any time zone (UTC-12
 # to UTC+14), the value still is a datetime.
 EARLIEST = datetime.datetime(1, 1, 2, tzinfo=datetime.timezone.utc)

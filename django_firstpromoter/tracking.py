@@ -3,6 +3,7 @@ commit: the way in for sales (``track_sale`` here), refunds, cancellations and s
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 from decimal import Decimal
@@ -12,19 +13,25 @@ from typing import Any, TypeVar
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import connections, models, router, transaction
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 
 from django_firstpromoter import delivery
 from django_firstpromoter.conf import Config, get_config
-from django_firstpromoter.models import Sale, TrackedEvent
+from django_firstpromoter.models import OrderLinked, Sale, TrackedEvent
 from django_firstpromoter.money import to_minor_units
 from django_firstpromoter.refund_data import RefundData
 from django_firstpromoter.sale_data import SaleData
+from django_firstpromoter.storable import in_range, text_problem
 
 logger = logging.getLogger("django_firstpromoter")
 
 CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+MAX_AMOUNT = 10**12
+"""Above the ``amount`` and ``mrr`` columns' 12 digits before the point, and far
+below where turning an amount into minor units would need more than Decimal's
+default 28 digits."""
 STRING_FIELDS = ("email", "uid", "plan", "promo_code", "tid", "ref_id", "subscription_id")
 Errors = dict[str, list[str]]
 Record = TypeVar("Record", bound=TrackedEvent)
@@ -138,12 +145,20 @@ def enqueue_after_commit(model: type[TrackedEvent], pk: int) -> None:
 
 
 def order_fields(order: models.Model | None) -> dict[str, Any]:
-    """The fields that link a sale or a refund to the shop's order."""
+    """The fields that link a sale or a refund to the shop's order; ValidationError
+    keyed ``order`` for a key that ``order_object_id`` cannot hold."""
     if order is None or order.pk is None:
         return {}
+    key = str(order.pk)
+    limit = OrderLinked._meta.get_field("order_object_id").max_length or 0
+    problem = text_problem(key) or (
+        f"must be at most {limit} characters long, not {len(key)}." if len(key) > limit else None
+    )
+    if problem:
+        raise ValidationError({"order": [f"The order's primary key {problem}"]})
     return {
         "order_content_type": ContentType.objects.get_for_model(order),
-        "order_object_id": str(order.pk),
+        "order_object_id": key,
     }
 
 
@@ -193,12 +208,43 @@ def check_customer(email: str, uid: str, errors: Errors) -> None:
 
 
 def full_clean(record: TrackedEvent) -> None:
-    """The model's own checks (lengths, email, ranges), so that the one ``INSERT``
-    cannot fail on a constraint; raises ``ValidationError`` keyed by field."""
+    """The model's own checks (lengths, ranges), then what its checks leave to the
+    database (``storable_problems``), so that the one ``INSERT`` cannot fail on any
+    database; raises ``ValidationError`` keyed by field."""
     try:
         record.full_clean(validate_unique=False, exclude=["api_version"])
+        errors: Errors = {}
     except ValidationError as exc:
-        raise ValidationError(exc.message_dict) from None
+        errors = exc.message_dict
+    for name, problem in storable_problems(record):
+        errors.setdefault(name, [f"{name} {problem}"])
+    if errors:
+        raise ValidationError(errors)
+
+
+def storable_problems(record: models.Model) -> list[tuple[str, str]]:
+    """Each field whose value no database would take, or which one would take and
+    another refuse, with why: text with a NUL (PostgreSQL refuses it) or a lone
+    surrogate (no driver encodes it), a datetime that overflows in another time
+    zone, and an integer past PostgreSQL's range for its column (SQLite takes any
+    64-bit integer)."""
+    problems = []
+    for field in record._meta.concrete_fields:
+        value = getattr(record, field.attname)
+        if isinstance(value, str):
+            problem = text_problem(value)
+        elif isinstance(value, datetime.datetime):
+            problem = None if in_range(value) else "is too far in the past or future."
+        elif isinstance(value, int) and not isinstance(value, bool):
+            low, high = BaseDatabaseOperations.integer_field_ranges.get(
+                field.get_internal_type(), (value, value)
+            )
+            problem = None if low <= value <= high else f"must be from {low} to {high}."
+        else:
+            problem = None
+        if problem:
+            problems.append((field.name, problem))
+    return problems
 
 
 def _money_problem(value: Any) -> str | None:
@@ -210,4 +256,6 @@ def _money_problem(value: Any) -> str | None:
         return "must be a finite number."
     if value < 0:
         return "must not be negative."
+    if value >= MAX_AMOUNT:
+        return f"must be less than {MAX_AMOUNT:,}."
     return None

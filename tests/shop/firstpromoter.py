@@ -3,7 +3,7 @@ RefundData when more of it is refunded."""
 
 from django_firstpromoter import RefundData, SaleData
 from django_firstpromoter.models import Refund
-from tests.shop.models import Order
+from tests.shop.models import Checkout, Order
 
 
 def sale_from_order(order: Order) -> SaleData | None:
@@ -31,3 +31,10 @@ def refund_from_order(order: Order) -> RefundData | None:
         currency=order.currency,
         email=order.email,
     )
+
+
+def data_given_to(checkout: Checkout) -> SaleData | RefundData | None:
+    """Whatever the test gave the checkout to say: an adapter that hands the app
+    anything a shop's adapter could."""
+    given: SaleData | RefundData | None = getattr(checkout, "given", None)
+    return given

@@ -16,3 +16,13 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"Order {self.pk}"
+
+
+class Checkout(models.Model):
+    """An order keyed by a string, as a shop keyed by its payment provider's session
+    id has it (a Stripe Checkout Session id is 66 characters)."""
+
+    id = models.CharField(primary_key=True, max_length=255)
+
+    def __str__(self) -> str:
+        return f"Checkout {self.pk}"
