@@ -42,6 +42,7 @@ from django_firstpromoter.models import (
 from django_firstpromoter.money import format_amount, minor_unit_factor
 from django_firstpromoter.monitoring import queue_status
 from django_firstpromoter.statuses import DeliveryStatus
+from django_firstpromoter.storable import clean_json, parse_json
 
 BADGE_COLOURS: dict[str, str] = {
     DeliveryStatus.PENDING: "#b58105",
@@ -56,11 +57,13 @@ IGNORABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
 
 
 def pretty_json(text: str) -> str:
-    """Indented JSON when the text is JSON; escaped by the caller either way."""
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
+    """Indented JSON when the text is JSON; escaped by the caller either way. Made
+    storable first: a body may escape a lone surrogate, which no page can encode,
+    or nest deeper than indenting it can recurse."""
+    data = parse_json(text)
+    if data is None:
         return text
+    return json.dumps(clean_json(data), indent=2, ensure_ascii=False)
 
 
 def json_block(value: Any) -> str:

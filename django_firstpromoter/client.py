@@ -7,7 +7,7 @@ The credentials go into headers only, and nothing here logs or returns them.
 from __future__ import annotations
 
 import datetime
-import json
+import math
 import time
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
@@ -20,10 +20,14 @@ from django.utils.dateparse import parse_datetime
 from django_firstpromoter import __version__
 from django_firstpromoter.conf import Config
 from django_firstpromoter.statuses import AttemptOutcome
+from django_firstpromoter.storable import clean_int, clean_json, clean_text, in_range, parse_json
 
 USER_AGENT = f"django-firstpromoter/{__version__}"
 BODY_CAP = 64 * 1024
 MAX_RETRY_AFTER = 6 * 3600.0
+# The tops of the columns an attempt's status and a reward's tier are kept in.
+MAX_HTTP_STATUS = 32767
+MAX_TIER = 32767
 
 _session: requests.Session | None = None
 
@@ -113,13 +117,19 @@ FINAL_BY_CALL: dict[str, dict[int, AttemptOutcome]] = {
 
 
 def interpret(status: int, headers: Any, content: bytes, call: str = "sale") -> Answer:
-    """The answers table of the README, in one place."""
-    body = content[:BODY_CAP].decode("utf-8", errors="replace")
-    data = _json(content)
+    """The answers table of the README, in one place.
+
+    Whatever the answer holds, the Answer is storable (``storable``): text a database
+    refuses is replaced, numbers and dates no column holds are left out, and JSON
+    too deep is cut, so that settling it cannot fail and the sale cannot be stuck.
+    """
+    body = clean_text(content[:BODY_CAP].decode("utf-8", errors="replace"))
+    data = parse_json(content)
     message = _message(data, body)
 
     def answer(outcome: AttemptOutcome, error: str = "", **extra: Any) -> Answer:
-        return Answer(outcome, "", http_status=status, body=body, error=error, **extra)
+        stored_status = clean_int(status, 0, MAX_HTTP_STATUS)
+        return Answer(outcome, "", http_status=stored_status, body=body, error=error, **extra)
 
     if status in FINAL_BY_CALL.get(call, {}):
         return answer(FINAL_BY_CALL[call][status])
@@ -146,32 +156,37 @@ def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def _json(content: bytes) -> Any:
-    try:
-        return json.loads(content)
-    except ValueError:
-        return None
-
-
 def _message(data: Any, body: str) -> str:
     if isinstance(data, dict):
         for key in ("message", "error", "errors"):
             if data.get(key):
-                return str(data[key])[:1000]
+                return clean_text(_shallow(data[key]), 1000)
     return body.strip()[:1000]
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
+def _shallow(value: Any) -> str:
+    """``str(value)``, which a list nested past the recursion limit cannot give."""
+    try:
+        return str(value)
+    except RecursionError:
+        return "(nested too deep)"
+
+
+def _retry_after(value: Any) -> float | None:
+    """``Retry-After`` in seconds, from zero to ``MAX_RETRY_AFTER``; None when it is
+    neither a number nor an HTTP date (NaN included)."""
+    if not isinstance(value, str) or not value:
         return None
     try:
         seconds = float(value)
     except ValueError:
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+            seconds = (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        except (TypeError, ValueError, OverflowError, IndexError):
             return None
-        seconds = (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    if math.isnan(seconds):
+        return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
@@ -203,17 +218,17 @@ def _reward(
     item: dict[str, Any], tier: Any, promoter: dict[str, Any], lead: dict[str, Any]
 ) -> RewardData:
     return RewardData(
-        firstpromoter_id=_int(item.get("id")),
+        firstpromoter_id=clean_int(item.get("id")),
         status=_str(item.get("status"), 64),
-        amount=_int(item.get("amount")) or 0,
+        amount=clean_int(item.get("amount")) or 0,
         unit=_str(item.get("unit"), 32),
-        tier=_int(tier),
-        promoter_id=_int(promoter.get("id")),
+        tier=clean_int(tier, 0, MAX_TIER),
+        promoter_id=clean_int(promoter.get("id")),
         promoter_email=_str(promoter.get("email"), 254),
-        lead_id=_int(lead.get("id")),
+        lead_id=clean_int(lead.get("id")),
         lead_email=_str(lead.get("email"), 254),
-        created_at=_datetime(item.get("created_at")),
-        raw=item,
+        created_at=parse_moment(item.get("created_at")),
+        raw=clean_json(item),
     )
 
 
@@ -221,21 +236,19 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _str(value: Any, limit: int) -> str:
-    return "" if value is None else str(value)[:limit]
+    return "" if value is None else clean_text(_shallow(value), limit)
 
 
-def _datetime(value: Any) -> datetime.datetime | None:
+def parse_moment(value: Any) -> datetime.datetime | None:
+    """An ISO 8601 string from FirstPromoter as an aware datetime (UTC when it names
+    no offset); None for anything else, or a moment no time zone can show."""
     if not isinstance(value, str):
         return None
     try:
         parsed = parse_datetime(value)
-    except ValueError:
+    except ValueError:  # well formed, but no such date
         return None
     if parsed is not None and timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, datetime.timezone.utc)
-    return parsed
+    return parsed if parsed is not None and in_range(parsed) else None

@@ -16,9 +16,10 @@ import json
 import logging
 import random
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -44,9 +45,11 @@ FINAL = {
 
 def backoff_seconds(attempt: int, config: Config, retry_after: float | None = None) -> float:
     """``RETRY_BACKOFF`` doubling per attempt, capped at six hours, with ±20 % jitter
-    so that a backlog does not retry in lockstep. A server's ``Retry-After`` wins."""
+    so that a backlog does not retry in lockstep. A server's ``Retry-After`` wins,
+    but never below ``RETRY_BACKOFF``: a ``Retry-After: 0``, or a date in the past
+    from a server whose clock is behind, would spend every attempt in a second."""
     if retry_after is not None:
-        return min(retry_after, MAX_BACKOFF)
+        return min(max(retry_after, config.retry_backoff), MAX_BACKOFF)
     delay = config.retry_backoff * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
     return min(delay, MAX_BACKOFF)
 
@@ -195,21 +198,42 @@ def settle(
         rows = rows.exclude(status__in=(DeliveryStatus.TRACKED, DeliveryStatus.IGNORED))
     else:
         rows = rows.filter(status=DeliveryStatus.SENDING, attempt_count=attempt)
-    with transaction.atomic():
-        won = rows.update(status=status, api_version=config.api_version, updated_at=now, **fields)
-        record.create_attempt(
-            started_at=started_at,
-            duration_ms=answer.duration_ms,
-            api_version=config.api_version,
-            url=answer.url[:500],
-            http_status=answer.http_status,
-            outcome=answer.outcome,
-            error=answer.error,
-            request_params=params,
-            response_body=answer.body,
+
+    def write(answer: client.Answer, keep_rewards: bool = True) -> int:
+        with transaction.atomic():
+            won = rows.update(
+                status=status, api_version=config.api_version, updated_at=now, **fields
+            )
+            record.create_attempt(
+                started_at=started_at,
+                duration_ms=answer.duration_ms,
+                api_version=config.api_version,
+                url=answer.url[:500],
+                http_status=answer.http_status,
+                outcome=answer.outcome,
+                error=answer.error,
+                request_params=params,
+                response_body=answer.body,
+            )
+            if keep_rewards and answer.outcome == AttemptOutcome.TRACKED:
+                record.store_answer(answer)
+        return won
+
+    try:
+        won = write(answer)
+    except DatabaseError as exc:
+        # The answer is cleaned to fit (client.interpret), so this is a database
+        # refusing what another accepts. The call's outcome still counts: it is
+        # settled with what the answer held left out, rather than stuck in sending.
+        # Should the database be gone instead, this write fails too, and raises.
+        logger.exception(
+            "%s %s: its answer could not be stored", record._meta.verbose_name, record.pk
         )
-        if answer.outcome == AttemptOutcome.TRACKED:
-            record.store_answer(answer)
+        note = (
+            f"the answer could not be stored ({type(exc).__name__}): its body and rewards left out"
+        )
+        error = "; ".join(part for part in (answer.error, note) if part)
+        won = write(replace(answer, body="", error=error), keep_rewards=False)
     if not won:
         logger.info(
             "%s %s: attempt %s finished after its lease; left as it was",

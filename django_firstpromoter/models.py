@@ -366,7 +366,11 @@ class SignupAttempt(Attempt):
 def store_rewards(answer: Answer, **links: Any) -> None:
     """Keep the rewards an answer reports, linked to the sale and refund in ``links``."""
     rewards = [Reward(**links, **reward.model_fields()) for reward in answer.rewards]
-    known = [reward for reward in rewards if reward.firstpromoter_id is not None]
+    # One row per FirstPromoter id, the last listed winning: an upsert may not touch
+    # a row twice, and an answer may list a commission twice.
+    known = list(
+        {r.firstpromoter_id: r for r in rewards if r.firstpromoter_id is not None}.values()
+    )
     if known:
         # One upsert for them all. FirstPromoter's id is unique: the same commission
         # reported again (a retry after a lost answer) updates its row.

@@ -159,7 +159,10 @@ def test_backoff_doubles_with_jitter_and_is_capped():
     assert all(192 <= d <= 288 for d in third)
     assert len(set(first)) > 1
     assert delivery.backoff_seconds(30, config) == 6 * 3600
-    assert delivery.backoff_seconds(1, config, retry_after=5.0) == 5.0
+    assert delivery.backoff_seconds(1, config, retry_after=600.0) == 600.0
+    # Never sooner than the first step, whatever the server says.
+    assert delivery.backoff_seconds(1, config, retry_after=5.0) == 60.0
+    assert delivery.backoff_seconds(7, config, retry_after=0.0) == 60.0
 
 
 def test_not_due_sale_is_not_sent(mocked, sale_url, api_version):
