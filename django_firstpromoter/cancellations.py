@@ -10,6 +10,7 @@ from django_firstpromoter.conf import get_config
 from django_firstpromoter.models import Cancellation
 from django_firstpromoter.tracking import (
     Errors,
+    as_text,
     check_customer,
     check_event_id,
     full_clean,
@@ -26,7 +27,7 @@ def track_cancellation(*, email: str = "", uid: str = "", event_id: str = "") ->
     """
     config = get_config()
     errors: Errors = {}
-    email, uid = email or "", uid or ""
+    email, uid = as_text(email), as_text(uid)
     check_customer(email, uid, errors)
     if event_id:
         check_event_id(event_id, errors)

@@ -12,7 +12,13 @@ from django.http import HttpRequest
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.models import Signup
 from django_firstpromoter.referral import Referral, current_referral, get_referral
-from django_firstpromoter.tracking import Errors, check_customer, full_clean, record_and_schedule
+from django_firstpromoter.tracking import (
+    Errors,
+    as_text,
+    check_customer,
+    full_clean,
+    record_and_schedule,
+)
 
 logger = logging.getLogger("django_firstpromoter")
 
@@ -35,7 +41,7 @@ def track_signup(
     )
     config = get_config()
     errors: Errors = {}
-    email, uid = email or "", uid or ""
+    email, uid = as_text(email), as_text(uid)
     check_customer(email, uid, errors)
     if errors:
         raise ValidationError(errors)

@@ -200,6 +200,12 @@ def check_money(name: str, value: Any, currency: str, errors: Errors) -> int | N
     return to_minor_units(value, currency)
 
 
+def as_text(value: Any) -> str:
+    """A customer's email or uid as its text, as a ``CharField`` takes it: "" for
+    None, the digits for a user's numeric id."""
+    return "" if value is None else str(value)
+
+
 def check_customer(email: str, uid: str, errors: Errors) -> None:
     if not email and not uid:
         message = "Give the customer's email or uid: FirstPromoter needs one of them."
@@ -217,21 +223,29 @@ def full_clean(record: TrackedEvent) -> None:
     except ValidationError as exc:
         errors = exc.message_dict
     for name, problem in storable_problems(record):
-        errors.setdefault(name, [f"{name} {problem}"])
+        errors.setdefault(name, [problem])
     if errors:
         raise ValidationError(errors)
 
 
 def storable_problems(record: models.Model) -> list[tuple[str, str]]:
     """Each field whose value no database would take, or which one would take and
-    another refuse, with why: text with a NUL (PostgreSQL refuses it) or a lone
-    surrogate (no driver encodes it), a datetime that overflows in another time
-    zone, and an integer past PostgreSQL's range for its column (SQLite takes any
-    64-bit integer)."""
+    another refuse, with why: what full_clean lets through in a blank field (None
+    for NOT NULL text, "" for a date) but the INSERT could not convert, text with a
+    NUL (PostgreSQL refuses it) or a lone surrogate (no driver encodes it), a
+    datetime that overflows in another time zone, and an integer past PostgreSQL's
+    range for its column (SQLite takes any 64-bit integer)."""
     problems = []
     for field in record._meta.concrete_fields:
-        value = getattr(record, field.attname)
-        if isinstance(value, str):
+        try:
+            value = field.to_python(getattr(record, field.attname))
+        except ValidationError as exc:
+            problems.append((field.name, " ".join(exc.messages)))
+            continue
+        problem: str | None = None
+        if value is None and isinstance(field, models.CharField) and not field.null:
+            problem = "must not be None."
+        elif isinstance(value, str):
             problem = text_problem(value)
         elif isinstance(value, datetime.datetime):
             problem = None if in_range(value) else "is too far in the past or future."
@@ -240,10 +254,8 @@ def storable_problems(record: models.Model) -> list[tuple[str, str]]:
                 field.get_internal_type(), (value, value)
             )
             problem = None if low <= value <= high else f"must be from {low} to {high}."
-        else:
-            problem = None
         if problem:
-            problems.append((field.name, problem))
+            problems.append((field.name, f"{field.name} {problem}"))
     return problems
 
 

@@ -20,11 +20,19 @@ from django.db.models import CharField
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from django_firstpromoter import RefundData, SaleData, track_refund, track_sale
-from django_firstpromoter.models import Refund, Sale
+from django_firstpromoter import (
+    RefundData,
+    SaleData,
+    track_cancellation,
+    track_refund,
+    track_sale,
+    track_signup,
+)
+from django_firstpromoter.models import Cancellation, Refund, Sale, Signup
+from django_firstpromoter.referral import Referral
 from django_firstpromoter.signals import order_paid, order_refunded
 from tests.conftest import firstpromoter
-from tests.hostile import nasty_text, refund_data, rolled_back, sale_data
+from tests.hostile import any_text, nasty_text, refund_data, rolled_back, sale_data
 from tests.shop.models import Checkout, Order
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +109,51 @@ def test_track_refund_takes_anything_or_names_the_field(data: RefundData) -> Non
         outcome, host_order = in_host_transaction(lambda: track_refund(data))
         assert host_order.paid
         assert_outcome(outcome, data, Refund)
+
+
+@examples
+@given(email=any_text, uid=any_text, event_id=any_text)
+def test_track_cancellation_takes_anything_or_names_the_field(
+    email: Any, uid: Any, event_id: Any
+) -> None:
+    given = {"email": email, "uid": uid, "event_id": event_id}
+    with firstpromoter(DELIVERY="worker"), rolled_back():
+        outcome, host_order = in_host_transaction(lambda: track_cancellation(**given))
+        assert host_order.paid
+        assert_customer_kept(outcome, given, Cancellation)
+
+
+@examples
+@given(email=any_text, uid=any_text, tid=any_text, ref_id=any_text)
+def test_track_signup_takes_anything_or_names_the_field(
+    email: Any, uid: Any, tid: Any, ref_id: Any
+) -> None:
+    given = {"email": email, "uid": uid, "tid": tid, "ref_id": ref_id}
+    referral = Referral(tid=tid, ref_id=ref_id)
+    with firstpromoter(DELIVERY="worker"), rolled_back():
+        outcome, host_order = in_host_transaction(
+            lambda: track_signup(referral, email=email, uid=uid)
+        )
+        assert host_order.paid
+        assert_customer_kept(outcome, given, Signup)
+
+
+def assert_customer_kept(
+    outcome: Any, given: dict[str, Any], model: type[Cancellation | Signup]
+) -> None:
+    event(type(outcome).__name__)
+    if isinstance(outcome, ValidationError):
+        assert outcome.message_dict
+        # A signup's event id is made of its uid or email, and named with them.
+        assert set(outcome.message_dict) <= {*given, "event_id"}, outcome.message_dict
+        assert not model.objects.exists()
+    elif outcome is None:  # a signup nobody referred
+        assert not model.objects.exists()
+    else:
+        stored = model.objects.get(pk=outcome.pk)
+        for name, value in given.items():
+            if isinstance(value, str) and value and name != "event_id":
+                assert getattr(stored, name) == value, name
 
 
 def through_the_host(
