@@ -17,6 +17,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import CharField
+from django.dispatch import Signal
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -210,30 +211,25 @@ def test_the_order_model_hook_never_breaks_the_hosts_save(
         assert_recorded_for(checkout, given, Sale, len(caplog.records))
 
 
+SIGNALS: dict[str, tuple[Signal, str, st.SearchStrategy[Any], type[Sale | Refund]]] = {
+    "order_paid": (order_paid, "SALE_FROM_ORDER", sale_data, Sale),
+    "order_refunded": (order_refunded, "REFUND_FROM_ORDER", refund_data, Refund),
+}
+
+
+@pytest.mark.parametrize("name", SIGNALS)
 @examples
-@given(key=order_key, given=sale_data)
-def test_order_paid_never_breaks_the_hosts_transaction(
-    key: str, given: SaleData, caplog: pytest.LogCaptureFixture
+@given(key=order_key, draw=st.data())
+def test_the_order_signals_never_break_the_hosts_transaction(
+    name: str, key: str, draw: st.DataObject, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def paid(checkout: Checkout) -> None:
-        order_paid.send(sender=Checkout, order=checkout)
+    signal, adapter_setting, strategy, model = SIGNALS[name]
+    given = draw.draw(strategy)
 
-    with firstpromoter(DELIVERY="worker", ORDER_MODEL=None, SALE_FROM_ORDER=ADAPTER), rolled_back():
-        checkout = through_the_host(key, given, paid, caplog)
-        assert_recorded_for(checkout, given, Sale, len(caplog.records))
+    def tell(checkout: Checkout) -> None:
+        signal.send(sender=Checkout, order=checkout)
 
-
-@examples
-@given(key=order_key, given=refund_data)
-def test_order_refunded_never_breaks_the_hosts_transaction(
-    key: str, given: RefundData, caplog: pytest.LogCaptureFixture
-) -> None:
-    def refunded(checkout: Checkout) -> None:
-        order_refunded.send(sender=Checkout, order=checkout)
-
-    with (
-        firstpromoter(DELIVERY="worker", ORDER_MODEL=None, REFUND_FROM_ORDER=ADAPTER),
-        rolled_back(),
-    ):
-        checkout = through_the_host(key, given, refunded, caplog)
-        assert_recorded_for(checkout, given, Refund, len(caplog.records))
+    settings = {"DELIVERY": "worker", "ORDER_MODEL": None, adapter_setting: ADAPTER}
+    with firstpromoter(**settings), rolled_back():
+        checkout = through_the_host(key, given, tell, caplog)
+        assert_recorded_for(checkout, given, model, len(caplog.records))
