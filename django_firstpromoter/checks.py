@@ -19,9 +19,11 @@ from django_firstpromoter.conf import (
     DEFAULTS,
     DELIVERY_MODES,
     NUMBERS,
+    credential_problem,
     is_cache_alias,
     is_positive_number,
     is_rate_limit,
+    is_unset,
     is_webhook_secret,
     rate_limit_setting,
     raw_settings,
@@ -40,7 +42,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             checks.Error(str(exc), hint="FIRSTPROMOTER = {'API_KEY': ...}", id="firstpromoter.E007")
         ]
     errors: list[checks.CheckMessage] = []
-    if not conf["API_KEY"]:
+    if is_unset(conf["API_KEY"]):
         errors.append(
             checks.Error(
                 "FIRSTPROMOTER['API_KEY'] is not set.",
@@ -49,7 +51,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="firstpromoter.E001",
             )
         )
-    if conf["API_VERSION"] == 2 and not conf["ACCOUNT_ID"]:
+    if conf["API_VERSION"] == 2 and is_unset(conf["ACCOUNT_ID"]):
         errors.append(
             checks.Error(
                 "FIRSTPROMOTER['ACCOUNT_ID'] is required by API version 2.",
@@ -58,6 +60,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="firstpromoter.E002",
             )
         )
+    errors.extend(check_credential(conf, "API_KEY", "firstpromoter.E016"))
+    errors.extend(check_credential(conf, "ACCOUNT_ID", "firstpromoter.E017"))
     if isinstance(conf["API_VERSION"], bool) or conf["API_VERSION"] not in API_VERSIONS:
         errors.append(
             checks.Error(
@@ -134,6 +138,21 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
     return errors
+
+
+def check_credential(conf: dict[str, Any], key: str, check_id: str) -> list[checks.CheckMessage]:
+    """``conf[key]``, when set, can be sent in a header; the message names the key only."""
+    problem = credential_problem(conf[key])
+    if problem is None:
+        return []
+    return [
+        checks.Error(
+            f"FIRSTPROMOTER['{key}'] {problem}",
+            hint="Copy it again from FirstPromoter (Settings → Integrations). Read from a "
+            "file or a command's output, it may end in a newline: strip it.",
+            id=check_id,
+        )
+    ]
 
 
 def check_adapter(

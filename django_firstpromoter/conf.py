@@ -80,6 +80,34 @@ def is_webhook_secret(value: Any) -> bool:
     return isinstance(value, str) and re.fullmatch(r"[\x21-\x7e]{16,}", value) is not None
 
 
+CREDENTIAL = re.compile(r"[\x21-\x7e]+")
+
+
+def is_unset(value: Any) -> bool:
+    return value in ("", None)
+
+
+def credential_problem(value: Any) -> str | None:
+    """Why an ``API_KEY`` or ``ACCOUNT_ID`` cannot be sent, or None (also when it is
+    unset, which is a problem of its own); never quoting it: it is a credential.
+
+    It travels in a request header as given: a newline (the usual one, copied along
+    from a file or a shell) is refused by the HTTP library in an error that quotes
+    the header, and a space or a character outside ASCII would not reach
+    FirstPromoter intact. FirstPromoter's own are visible ASCII.
+    """
+    if is_unset(value):
+        return None
+    if not isinstance(value, str):
+        return f"is not a string but of type {type(value).__name__}."
+    if CREDENTIAL.fullmatch(value) is None:
+        return (
+            "holds a character a request header cannot carry as it is: a space, a control "
+            "character such as a newline, or one outside ASCII."
+        )
+    return None
+
+
 def raw_settings() -> dict[str, Any]:
     """The user's dict merged over the defaults, unchecked (for system checks)."""
     user = getattr(settings, "FIRSTPROMOTER", None) or {}
@@ -130,10 +158,14 @@ def get_config() -> Config:
     version = raw["API_VERSION"]
     if isinstance(version, bool) or version not in API_VERSIONS:
         raise ImproperlyConfigured(f"FIRSTPROMOTER['API_VERSION'] must be 1 or 2, not {version!r}.")
-    if not raw["API_KEY"]:
+    if is_unset(raw["API_KEY"]):
         raise ImproperlyConfigured("FIRSTPROMOTER['API_KEY'] is not set.")
-    if version == 2 and not raw["ACCOUNT_ID"]:
+    if version == 2 and is_unset(raw["ACCOUNT_ID"]):
         raise ImproperlyConfigured("FIRSTPROMOTER['ACCOUNT_ID'] is required for API version 2.")
+    for key in ("API_KEY", "ACCOUNT_ID"):
+        problem = credential_problem(raw[key])
+        if problem:
+            raise ImproperlyConfigured(f"FIRSTPROMOTER['{key}'] {problem}")
     if raw["DELIVERY"] not in DELIVERY_MODES:
         raise ImproperlyConfigured(
             f"FIRSTPROMOTER['DELIVERY'] must be one of {DELIVERY_MODES}, not {raw['DELIVERY']!r}."
@@ -154,8 +186,8 @@ def get_config() -> Config:
             f"FIRSTPROMOTER['RATE_LIMIT_CACHE'] {raw['RATE_LIMIT_CACHE']!r} is not in CACHES."
         )
     return Config(
-        api_key=str(raw["API_KEY"]),
-        account_id=str(raw["ACCOUNT_ID"]),
+        api_key=raw["API_KEY"],
+        account_id=raw["ACCOUNT_ID"] or "",
         api_version=version,
         base_url=(raw["BASE_URL"] or DEFAULT_BASE_URLS[version]).rstrip("/"),
         timeout=float(raw["TIMEOUT"]),

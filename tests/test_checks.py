@@ -91,6 +91,15 @@ CASES = [
     ("E015", without(WEBHOOK_SECRET="sécret-non-ascii-0123456789")),
     ("E015", without(WEBHOOK_SECRET=b"bytes-secret-0123456789")),
     ("E015", without(WEBHOOK_SECRET=12345678901234567890)),
+    ("E016", without(API_KEY="test-api-key\n")),
+    ("E016", without(API_KEY=" test-api-key")),
+    ("E016", without(API_KEY="test api key")),
+    ("E016", without(API_KEY="tést-api-key")),
+    ("E016", without(API_KEY=b"test-api-key")),
+    ("E016", without(API_KEY=12345, API_VERSION=1)),
+    ("E017", without(ACCOUNT_ID="acc_test\r\n")),
+    ("E017", without(ACCOUNT_ID="acc\x00test")),
+    ("E017", without(ACCOUNT_ID="acc_test\n", API_VERSION=1)),
     ("W001", without(RETRIES=3)),
     # tests/urls.py routes the webhook.
     ("W004", without("WEBHOOK_SECRET")),
@@ -207,8 +216,23 @@ def test_manage_py_check_warns_but_passes_on_an_unknown_key() -> None:
         SECRET,
         [SECRET],
         without(WEBHOOK_SECRET=f"{SECRET} "),
+        without(API_KEY=f"{SECRET}\n"),
+        without(ACCOUNT_ID=f"{SECRET}\n"),
     ],
-    ids=["E002", "E003", "E004", "E005", "E006", "E008", "W001", "E007-str", "E007-list", "E015"],
+    ids=[
+        "E002",
+        "E003",
+        "E004",
+        "E005",
+        "E006",
+        "E008",
+        "W001",
+        "E007-str",
+        "E007-list",
+        "E015",
+        "E016",
+        "E017",
+    ],
 )
 def test_messages_never_contain_the_api_key(setting: Any) -> None:
     found = messages(setting)
@@ -244,6 +268,14 @@ def test_no_secret_without_the_webhook_routed_is_fine() -> None:
     assert warning.id == "firstpromoter.W004"
     assert "refuses every delivery" in warning.msg
     assert warning.hint is not None and "Authorization: Bearer" in warning.hint
+
+
+@pytest.mark.parametrize(("key", "code"), [("API_KEY", "E016"), ("ACCOUNT_ID", "E017")])
+def test_a_credential_with_a_newline_names_the_setting_and_says_to_strip_it(key, code):
+    (error,) = messages(without(**{key: f"{SECRET}\n"}))
+    assert error.id == f"firstpromoter.{code}"
+    assert f"FIRSTPROMOTER['{key}']" in error.msg and "newline" in error.msg
+    assert error.hint is not None and "strip" in error.hint
 
 
 def test_e003_true_is_not_a_version():

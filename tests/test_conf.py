@@ -96,3 +96,32 @@ def test_rate_limit_cache_must_be_in_caches(alias):
         pytest.raises(ImproperlyConfigured, match="RATE_LIMIT_CACHE"),
     ):
         get_config()
+
+
+# The credentials: sendable, and never shown
+
+KEY = "fp-key-do-not-show"
+ACCOUNT = "acct-do-not-show"
+UNSENDABLE = [f"{KEY}\n", f" {KEY}", f"{KEY} x", f"{KEY}\t", f"{KEY}\x00", f"{KEY}é", b"fp-key"]
+
+
+@pytest.mark.parametrize("key", ["API_KEY", "ACCOUNT_ID"])
+@pytest.mark.parametrize(
+    "value",
+    UNSENDABLE,
+    ids=["newline", "leading-space", "space", "tab", "nul", "non-ascii", "bytes"],
+)
+@pytest.mark.parametrize("version", [2, 1])
+def test_a_credential_a_header_cannot_carry_raises_naming_the_key_only(key, value, version):
+    with (
+        firstpromoter(**{key: value, "API_VERSION": version}),
+        pytest.raises(ImproperlyConfigured, match=key) as raised,
+    ):
+        get_config()
+    assert KEY not in str(raised.value) and "fp-key" not in str(raised.value)
+
+
+def test_an_unset_account_id_is_fine_with_v1():
+    for unset in ("", None):
+        with firstpromoter(API_VERSION=1, ACCOUNT_ID=unset):
+            assert get_config().account_id == ""
