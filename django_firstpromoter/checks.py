@@ -13,6 +13,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
+from django.views.decorators.debug import sensitive_variables
 
 from django_firstpromoter.conf import (
     API_VERSIONS,
@@ -34,6 +35,7 @@ def register_checks() -> None:
     checks.register(check_settings, "firstpromoter")
 
 
+@sensitive_variables("conf")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     try:
         conf = raw_settings()
@@ -140,6 +142,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     return errors
 
 
+@sensitive_variables("conf")
 def check_credential(conf: dict[str, Any], key: str, check_id: str) -> list[checks.CheckMessage]:
     """``conf[key]``, when set, can be sent in a header; the message names the key only."""
     problem = credential_problem(conf[key])
@@ -243,6 +246,7 @@ def check_rate_limit(conf: dict[str, Any]) -> list[checks.CheckMessage]:
     ]
 
 
+@sensitive_variables("secret")
 def check_webhook_secret(secret: Any) -> list[checks.CheckMessage]:
     """The secret's value is never put in a message: it is a credential."""
     hint = (

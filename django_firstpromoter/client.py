@@ -16,6 +16,7 @@ from typing import Any
 import requests
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.debug import sensitive_variables
 
 from django_firstpromoter import __version__
 from django_firstpromoter.conf import Config
@@ -78,6 +79,10 @@ def endpoint(config: Config, call: str) -> str:
     return f"{config.base_url}/{call}"
 
 
+# Every local of these two, and of the HTTP library's frames below them, is starred
+# out of an error report made with DEBUG off (an error email): those frames hold the
+# credentials in their headers.
+@sensitive_variables()
 def build_request(config: Config, call: str, params: dict[str, Any]) -> requests.Request:
     url = endpoint(config, call)
     headers = {"Accept": "application/json"}
@@ -89,6 +94,7 @@ def build_request(config: Config, call: str, params: dict[str, Any]) -> requests
     return requests.Request("POST", url, headers=headers, json=params)
 
 
+@sensitive_variables()
 def send(config: Config, call: str, params: dict[str, Any]) -> Answer:
     """Make the call; every failure, including no answer at all, becomes an Answer."""
     request = session().prepare_request(build_request(config, call, params))

@@ -7,11 +7,12 @@ per-test settings work, the way django-anymail reads ``ANYMAIL``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 
 DEFAULT_BASE_URLS = {
     2: "https://api.firstpromoter.com/api/v2/track",
@@ -108,6 +109,7 @@ def credential_problem(value: Any) -> str | None:
     return None
 
 
+@sensitive_variables("user")
 def raw_settings() -> dict[str, Any]:
     """The user's dict merged over the defaults, unchecked (for system checks)."""
     user = getattr(settings, "FIRSTPROMOTER", None) or {}
@@ -116,6 +118,7 @@ def raw_settings() -> dict[str, Any]:
     return {**DEFAULTS, **user}
 
 
+@sensitive_variables("secret")
 def webhook_secret() -> str:
     """``WEBHOOK_SECRET`` when it is usable, else "": the webhook view then refuses
     every delivery rather than accept ones that prove nothing (check E015 says why)."""
@@ -125,8 +128,10 @@ def webhook_secret() -> str:
 
 @dataclass(frozen=True)
 class Config:
-    api_key: str
-    account_id: str
+    # Out of the repr: a DEBUG page, an error tracker or a log line shows a Config
+    # among a frame's locals as its repr.
+    api_key: str = field(repr=False)
+    account_id: str = field(repr=False)
     api_version: int
     base_url: str
     timeout: float
@@ -148,11 +153,13 @@ class Config:
         return max(5 * self.timeout, 30.0)
 
 
+@sensitive_variables("raw")
 def get_config() -> Config:
     """The validated settings; raises ImproperlyConfigured for what cannot be sent with.
 
     The system checks report the same problems at start-up with ids and hints;
-    this is the last line for code paths that run without them.
+    this is the last line for code paths that run without them. An error report
+    made with DEBUG off (an error email) shows ``raw`` starred out.
     """
     raw = raw_settings()
     version = raw["API_VERSION"]

@@ -125,3 +125,12 @@ def test_an_unset_account_id_is_fine_with_v1():
     for unset in ("", None):
         with firstpromoter(API_VERSION=1, ACCOUNT_ID=unset):
             assert get_config().account_id == ""
+
+
+def test_the_config_repr_shows_no_credential():
+    with firstpromoter(API_KEY=KEY, ACCOUNT_ID=ACCOUNT):
+        config = get_config()
+    assert (config.api_key, config.account_id) == (KEY, ACCOUNT)
+    for text in (repr(config), str(config), f"{config!r}"):
+        assert KEY not in text and ACCOUNT not in text
+        assert "api_version=2" in text
