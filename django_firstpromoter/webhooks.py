@@ -15,7 +15,6 @@ import hmac
 import json
 import logging
 import math
-import re
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -23,11 +22,20 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from django_firstpromoter import signals
 from django_firstpromoter.conf import webhook_secret
 from django_firstpromoter.models import Reward, WebhookEvent
+from django_firstpromoter.storable import (
+    EARLIEST,
+    LATEST,
+    MAX_BIGINT,
+    in_range,
+    json_problem,
+    text_problem,
+)
 
 logger = logging.getLogger("django_firstpromoter")
 
@@ -36,8 +44,6 @@ MAX_BODY_BYTES = 256 * 1024
 #: Those whose ``data`` is the commission as it now is. ``commission.deleted`` is kept
 #: but not applied: its ``data`` is the commission as it was before it went.
 COMMISSION_EVENTS = ("commission.created", "commission.updated")
-MAX_BIGINT = 2**63 - 1
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class BadDelivery(Exception):
@@ -69,24 +75,35 @@ def receive(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"result": result, "note": event.note})
 
 
+@sensitive_variables("secret", "given")
 def authorized(request: HttpRequest) -> bool:
     secret = webhook_secret()
     if not secret:
         return False
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    # compare_digest takes as long for a near miss as for a wild guess.
+    # compare_digest takes as long for a near miss as for a wild guess. A header holds
+    # no surrogate as a WSGI server gives it, but one given as any str must not crash.
     return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(), secret.encode()
+        given.strip().encode(errors="surrogatepass"), secret.encode()
     )
 
 
 def read_delivery(request: HttpRequest) -> WebhookEvent:
-    """The delivery as an unsaved event; raises BadDelivery for what cannot be one."""
+    """The delivery as an unsaved event; raises BadDelivery for what cannot be one.
+
+    What cannot be stored on every database alike, or shown in the admin, is refused
+    rather than stored cut or cleaned: an event id must stay the one FirstPromoter
+    sent, and a refused delivery comes back once the cause is fixed.
+    """
     event_id = request.headers.get("X-Event-Id", "").strip()
     if not event_id:
         raise BadDelivery("no X-Event-Id header")
     if len(event_id) > 255:  # WebhookEvent.event_id's length; never cut, or two would be one
         raise BadDelivery("X-Event-Id is longer than 255 characters")
+    header_type = request.headers.get("X-Event-Type")
+    for name, value in (("X-Event-Id", event_id), ("X-Event-Type", header_type or "")):
+        if problem := text_problem(value):
+            raise BadDelivery(f"{name} {problem}")
     # One byte more than allowed tells a body at the cap from one past it, without
     # reading the rest of a huge one.
     body = request.read(MAX_BODY_BYTES + 1)
@@ -98,9 +115,14 @@ def read_delivery(request: HttpRequest) -> WebhookEvent:
         raise BadDelivery("the body is not JSON") from None
     if not isinstance(payload, dict):
         raise BadDelivery("the body is not a JSON object")
-    if _unstorable(payload):
-        raise BadDelivery("the body holds a NUL or an unpaired surrogate character")
-    event_type = request.headers.get("X-Event-Type") or payload.get("event_type")
+    if problem := json_problem(payload):
+        raise BadDelivery(f"the body {problem}")
+    happened_at = _timestamp(payload.get("timestamp"))
+    if happened_at is not None and not in_range(happened_at):
+        # Stored on the reward, it would fail every page that shows it, and every
+        # later event of the commission.
+        raise BadDelivery(f"the timestamp is not between {EARLIEST.date()} and {LATEST.date()}")
+    event_type = header_type or payload.get("event_type")
     return WebhookEvent(
         event_id=event_id,
         event_type=event_type[:100] if isinstance(event_type, str) else "",
@@ -216,21 +238,3 @@ def _finite(text: str) -> float:
     if not math.isfinite(value):  # 1e999
         raise ValueError(text)
     return value
-
-
-def _unstorable(payload: dict[str, Any]) -> bool:
-    """Whether a string in it has a character PostgreSQL's JSON columns refuse; such a
-    body is refused on every database alike, not stored on some and a 500 on others."""
-    # A loop, not recursion: the body may nest as deep as the JSON parser allowed.
-    pending: list[Any] = [payload]
-    while pending:
-        value = pending.pop()
-        if isinstance(value, str):
-            if UNSTORABLE.search(value):
-                return True
-        elif isinstance(value, dict):
-            pending.extend(value)
-            pending.extend(value.values())
-        elif isinstance(value, list):
-            pending.extend(value)
-    return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 from django_firstpromoter import signals
 from django_firstpromoter.client import interpret
 from django_firstpromoter.models import Reward, Sale, WebhookEvent
+from django_firstpromoter.storable import MAX_JSON_DEPTH, TOO_DEEP
 from django_firstpromoter.webhooks import MAX_BODY_BYTES
 from tests.conftest import BASE, firstpromoter, success_body
 
@@ -30,6 +32,7 @@ SECRET = BASE["WEBHOOK_SECRET"]
 COMMISSION_ID = 88901
 REWARDS = "/admin/django_firstpromoter/reward/"
 EVENTS = "/admin/django_firstpromoter/webhookevent/"
+SALES = "/admin/django_firstpromoter/sale/"
 
 
 def commission_event(
@@ -400,6 +403,11 @@ def test_the_bearer_scheme_is_case_insensitive(client, reward):
 OVER_CAP = b'{"pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
 
 
+def nested(depth: int) -> bytes:
+    """An object whose ``x`` holds lists ``depth - 1`` deep: ``depth`` levels in all."""
+    return b'{"x": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
@@ -472,6 +480,75 @@ def test_an_event_without_a_usable_id_is_400(client, reward, event_id, error):
     assert response.json() == {"error": error}
     assert WebhookEvent.objects.count() == 0
     assert status_of(reward) == ("pending", None)
+
+
+@pytest.mark.parametrize("header", ["X-Event-Id", "X-Event-Type"])
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("evt\x00-1", "must not contain NUL characters."),
+        ("\x00", "must not contain NUL characters."),
+        ("evt-\udc80", "must not contain unpaired surrogate characters."),
+    ],
+    ids=["nul", "only-nul", "surrogate"],
+)
+def test_a_header_that_cannot_be_stored_is_400_never_cut_or_cleaned(
+    client, reward, header, value, problem
+):
+    headers = {"event_id": value} if header == "X-Event-Id" else {"event_type": value}
+    response = post(client, commission_event("denied"), **headers)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": f"{header} {problem}"}
+    assert WebhookEvent.objects.count() == 0
+    assert status_of(reward) == ("pending", None)
+
+
+def test_an_authorization_header_no_server_would_give_is_a_wrong_secret(client, reward):
+    for given in ("Bearer \udc80", f"Bearer {SECRET}\x00", "Bearer \u00e9"):
+        assert post(client, commission_event(), authorization=given).status_code == 401
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "9999-12-31T23:59:59-10:00",
+        "9999-12-31T00:00:00+14:00",
+        "9999-12-30T00:00:01Z",
+        "9999-12-31T12:00:00",
+        "0001-01-01T00:00:00+14:00",
+        "0001-01-01T23:59:59Z",
+    ],
+)
+def test_a_timestamp_no_time_zone_can_show_is_400(admin_client, reward, timestamp):
+    response = post(Client(), commission_event("approved", timestamp=timestamp))
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "the timestamp is not between 0001-01-02 and 9999-12-30"}
+    assert WebhookEvent.objects.count() == 0
+    assert status_of(reward) == ("pending", None)
+    # Stored on the reward, it failed these pages, and every later event of the commission.
+    for page in (
+        REWARDS,
+        f"{REWARDS}{reward.pk}/change/",
+        SALES,
+        f"{SALES}{reward.sale_id}/change/",
+    ):
+        assert admin_client.get(page).status_code == 200
+    assert post(Client(), commission_event("approved"), event_id="evt-2").status_code == 200
+
+
+def test_a_timestamp_a_day_inside_either_end_is_applied_and_shown(admin_client, reward):
+    edges = ["0001-01-02T00:00:00Z", "9999-12-29T10:00:00-14:00", "9999-12-30T00:00:00Z"]
+    past = ["0001-01-01T23:59:59Z", "9999-12-30T00:00:01Z"]
+    for number, timestamp in enumerate(edges + past):
+        post(Client(), commission_event(str(number), timestamp=timestamp), event_id=str(number))
+
+    reward.refresh_from_db()
+    assert reward.status == str(len(edges) - 1)  # the latest in range; the others refused
+    assert reward.firstpromoter_updated_at == datetime.datetime.fromisoformat(edges[-1])
+    assert admin_client.get(f"{REWARDS}{reward.pk}/change/").status_code == 200
 
 
 def test_an_id_of_255_characters_is_kept_whole(client, reward):
@@ -582,6 +659,19 @@ def test_the_events_admin_shows_payloads_escaped_and_allows_no_edits(admin_clien
     assert admin_client.get(f"{EVENTS}add/").status_code == 403
     assert admin_client.post(f"{EVENTS}{applied.pk}/delete/", {"post": "yes"}).status_code == 403
     assert WebhookEvent.objects.count() == 2
+
+
+def test_a_body_nests_at_most_max_json_depth_levels(admin_client, reward):
+    """Deeper, no page could show it (Python's recursion limit), nor is it FirstPromoter's."""
+    for depth in (MAX_JSON_DEPTH + 1, 920):
+        response = post(Client(), nested(depth), event_id=f"evt-{depth}")
+        assert response.status_code == 400
+        assert response.json() == {"error": f"the body nests deeper than {MAX_JSON_DEPTH} levels"}
+    assert post(Client(), nested(MAX_JSON_DEPTH)).json()["result"] == "stored"
+
+    page = admin_client.get(f"{EVENTS}{WebhookEvent.objects.get().pk}/change/")
+    assert page.status_code == 200
+    assertNotContains(page, TOO_DEEP)
 
 
 # Over real HTTP
