@@ -67,8 +67,10 @@ def pretty_json(text: str) -> str:
 
 
 def json_block(value: Any) -> str:
-    """What FirstPromoter sent, indented and escaped."""
-    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+    """What FirstPromoter sent, indented and escaped; cleaned first, so that a row
+    stored before its value was checked (too deep to indent, or holding a lone
+    surrogate no page can be encoded with) still shows."""
+    return format_html("<pre>{}</pre>", json.dumps(clean_json(value), indent=2, ensure_ascii=False))
 
 
 class ViewOnlyAdmin(admin.ModelAdmin):

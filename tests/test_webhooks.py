@@ -674,6 +674,24 @@ def test_a_body_nests_at_most_max_json_depth_levels(admin_client, reward):
     assertNotContains(page, TOO_DEEP)
 
 
+# What FirstPromoter sent never fails an admin page, even stored before it was checked
+
+
+def deep(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_a_payload_or_a_reward_stored_too_deep_is_shown_cut(admin_client, reward):
+    event = WebhookEvent.objects.create(event_id="old", payload={"x": deep(200)})
+    Reward.objects.filter(pk=reward.pk).update(raw={"x": deep(200)})
+
+    for page in (f"{EVENTS}{event.pk}/change/", f"{REWARDS}{reward.pk}/change/"):
+        assertContains(admin_client.get(page), TOO_DEEP)
+
+
 # Over real HTTP
 
 
