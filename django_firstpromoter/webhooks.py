@@ -117,11 +117,7 @@ def read_delivery(request: HttpRequest) -> WebhookEvent:
         raise BadDelivery("the body is not a JSON object")
     if problem := json_problem(payload):
         raise BadDelivery(f"the body {problem}")
-    happened_at = _timestamp(payload.get("timestamp"))
-    if happened_at is not None and not in_range(happened_at):
-        # Stored on the reward, it would fail every page that shows it, and every
-        # later event of the commission.
-        raise BadDelivery(f"the timestamp is not between {EARLIEST.date()} and {LATEST.date()}")
+    _timestamp(payload.get("timestamp"))  # raises BadDelivery for one out of range
     event_type = header_type or payload.get("event_type")
     return WebhookEvent(
         event_id=event_id,
@@ -217,15 +213,25 @@ def _notify(reward: Reward, previous_status: str, previous_paid: bool | None) ->
 
 
 def _timestamp(value: Any) -> datetime.datetime | None:
+    """The event's time in UTC; None when it is no readable time (the event is applied
+    unordered). Raises BadDelivery for one outside what can be stored and shown: stored
+    on the reward, it would fail every page that shows it, and every later event of
+    the commission."""
     if not isinstance(value, str):
         return None
     try:
         parsed = parse_datetime(value)
     except ValueError:  # well formed, but no such date
         return None
-    if parsed is not None and timezone.is_naive(parsed):
+    if parsed is None:
+        return None
+    if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, datetime.timezone.utc)
-    return parsed
+    if not in_range(parsed):
+        raise BadDelivery(f"the timestamp is not between {EARLIEST.date()} and {LATEST.date()}")
+    # PostgreSQL takes no offset past 15:59 nor one in seconds; ISO 8601 as Python
+    # reads it allows both.
+    return parsed.astimezone(datetime.timezone.utc)
 
 
 def _no_constant(name: str) -> Any:

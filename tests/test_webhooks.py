@@ -505,8 +505,8 @@ def test_a_header_that_cannot_be_stored_is_400_never_cut_or_cleaned(
 
 
 def test_an_authorization_header_no_server_would_give_is_a_wrong_secret(client, reward):
-    for given in ("Bearer \udc80", f"Bearer {SECRET}\x00", "Bearer \u00e9"):
-        assert post(client, commission_event(), authorization=given).status_code == 401
+    for header in ("Bearer \udc80", f"Bearer {SECRET}\x00", "Bearer \u00e9"):
+        assert post(client, commission_event(), authorization=header).status_code == 401
     assert WebhookEvent.objects.count() == 0
 
 
@@ -549,6 +549,21 @@ def test_a_timestamp_a_day_inside_either_end_is_applied_and_shown(admin_client, 
     assert reward.status == str(len(edges) - 1)  # the latest in range; the others refused
     assert reward.firstpromoter_updated_at == datetime.datetime.fromisoformat(edges[-1])
     assert admin_client.get(f"{REWARDS}{reward.pk}/change/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "utc"),
+    [
+        ("2025-01-21T11:15:00-23:59", "2025-01-22T11:14:00+00:00"),
+        ("2025-01-21T11:15:00+00:00:01.000001", "2025-01-21T11:14:58.999999+00:00"),
+    ],
+    ids=["offset-past-15-59", "offset-in-seconds"],
+)
+def test_a_timestamp_with_an_offset_postgresql_refuses_is_kept_in_utc(reward, timestamp, utc):
+    assert post(Client(), commission_event(timestamp=timestamp)).json()["result"] == "applied"
+
+    reward.refresh_from_db()
+    assert reward.firstpromoter_updated_at == datetime.datetime.fromisoformat(utc)
 
 
 def test_an_id_of_255_characters_is_kept_whole(client, reward):
