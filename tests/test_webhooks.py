@@ -12,17 +12,22 @@ from unittest import mock
 
 import pytest
 import requests
+from django.contrib.auth import get_user_model
 from django.core import serializers
 from django.db.models.query import QuerySet
 from django.test import Client
 from django.urls import reverse
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.extra.django import TestCase as HypothesisTestCase
 from pytest_django.asserts import assertContains, assertNotContains
 
 from django_firstpromoter import signals
 from django_firstpromoter.client import interpret
 from django_firstpromoter.models import Reward, Sale, WebhookEvent
 from django_firstpromoter.storable import MAX_JSON_DEPTH, TOO_DEEP
-from django_firstpromoter.webhooks import MAX_BODY_BYTES
+from django_firstpromoter.webhooks import COMMISSION_EVENTS, MAX_BODY_BYTES
 from tests.conftest import BASE, firstpromoter, success_body
 
 pytestmark = pytest.mark.django_db
@@ -734,3 +739,134 @@ def test_a_delivery_over_http_to_a_live_server(live_server, reward, updates):
     assert again.status_code == 200 and again.json()["result"] == "duplicate"
     assert status_of(reward) == ("approved", False)
     assert [(u["previous_status"], u["previous_paid"]) for u in updates] == [("pending", None)]
+
+
+# Whatever comes with the secret: 200 or 400, and every page still shows
+
+
+def mostly(usual: st.SearchStrategy[Any], unusual: st.SearchStrategy[Any]) -> Any:
+    """``usual`` two times in three, so that most examples get as far as being applied."""
+    return st.sampled_from([usual, usual, unusual]).flatmap(lambda chosen: chosen)
+
+
+# Text as JSON may carry it: any character, lone surrogates ("\ud800") and NUL included.
+ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=12)
+# A header as a WSGI server gives it: decoded as latin-1, NUL and controls included.
+HEADER = st.text(st.characters(max_codepoint=0xFF), max_size=260)
+OFFSETS = st.timedeltas(
+    min_value=-datetime.timedelta(hours=23, minutes=59),
+    max_value=datetime.timedelta(hours=23, minutes=59),
+).map(datetime.timezone)
+TIMESTAMPS = st.one_of(
+    st.datetimes(timezones=st.none() | OFFSETS).map(datetime.datetime.isoformat),
+    st.sampled_from(["9999-12-31T23:59:59-10:00", "0001-01-01T00:00:00+14:00", "soon"]),
+    ANY_TEXT,
+)
+LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from([2**63, 2**64, -(2**63) - 1, 10**400]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    ANY_TEXT,
+    TIMESTAMPS,
+)
+VALUES = st.recursive(
+    LEAVES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ANY_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+# A commission event, as FirstPromoter sends them, with any values where they vary.
+COMMISSION_CHANGES = st.fixed_dictionaries(
+    {
+        "event_type": st.sampled_from(COMMISSION_EVENTS),
+        "data": st.fixed_dictionaries(
+            {
+                "id": st.just(COMMISSION_ID),
+                "status": mostly(st.text(min_size=1, max_size=64), ANY_TEXT | st.text()),
+            },
+            optional={"is_paid": st.booleans() | VALUES, "amount": VALUES},
+        ),
+        "timestamp": TIMESTAMPS,
+    },
+    optional={"changes": VALUES},
+)
+ANY_PAYLOAD = st.fixed_dictionaries(
+    {}, optional={"event_type": VALUES, "data": VALUES, "timestamp": VALUES, "extra": VALUES}
+)
+
+
+@st.composite
+def bodies(draw: st.DrawFn) -> bytes:
+    """A payload as JSON (NUL and lone surrogates as escapes), mostly a commission
+    change, at times nested deep in lists or as UTF-8 with its surrogates left in
+    (not UTF-8 at all)."""
+    payload = draw(mostly(COMMISSION_CHANGES, ANY_PAYLOAD))
+    depth = draw(mostly(st.just(0), st.sampled_from([MAX_JSON_DEPTH - 2, MAX_JSON_DEPTH, 920])))
+    text = json.dumps(payload, ensure_ascii=draw(st.booleans()))
+    if depth:
+        text = text[:-1] + (', "deep": ' if payload else '"deep": ')
+        text += "[" * depth + "]" * depth + "}"
+    return text.encode(errors="surrogatepass")
+
+
+class AnyDeliveryTests(HypothesisTestCase):
+    """Each example in a transaction of its own, rolled back after it."""
+
+    sale: Sale
+    reward: Reward
+    admin: Any
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.admin = get_user_model().objects.create_superuser("admin", "admin@example.com", "x")
+        cls.sale = Sale.objects.create(
+            event_id="order-1", amount=Decimal("25"), amount_minor=2500, api_version=2
+        )
+        cls.reward = Reward.objects.create(
+            sale=cls.sale, firstpromoter_id=COMMISSION_ID, status="pending", amount=500
+        )
+
+    @hypothesis_settings(
+        max_examples=60,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(
+        event_id=mostly(st.uuids().map(str), HEADER),
+        event_type=mostly(st.none() | st.sampled_from(COMMISSION_EVENTS), HEADER),
+        body=bodies(),
+    )
+    @example(event_id="evt\x00", event_type=None, body=json.dumps(commission_event()).encode())
+    @example(event_id="evt", event_type="commission\x00", body=b"{}")
+    @example(event_id="evt", event_type=None, body=nested(920))
+    @example(
+        event_id="evt",
+        event_type=None,
+        body=json.dumps(commission_event(timestamp="2000-01-01T00:00:00-23:59")).encode(),
+    )
+    @example(
+        event_id="evt",
+        event_type=None,
+        body=json.dumps(commission_event(timestamp="9999-12-31T23:59:59-10:00")).encode(),
+    )
+    def test_any_delivery_is_200_or_400_and_every_page_still_shows(
+        self, event_id: str, event_type: str | None, body: bytes
+    ) -> None:
+        headers = {"Authorization": f"Bearer {SECRET}", "X-Event-Id": event_id}
+        if event_type is not None:
+            headers["X-Event-Type"] = event_type
+        response = self.client.post(URL, body, content_type="application/json", headers=headers)
+
+        assert response.status_code in (200, 400), response.content
+        self.client.force_login(self.admin)
+        pages = [
+            EVENTS,
+            *(f"{EVENTS}{pk}/change/" for pk in WebhookEvent.objects.values_list("pk", flat=True)),
+            REWARDS,
+            f"{REWARDS}{self.reward.pk}/change/",
+            SALES,
+            f"{SALES}{self.sale.pk}/change/",
+        ]
+        for page in pages:
+            assert self.client.get(page).status_code == 200, page
