@@ -14,14 +14,20 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
 from django_firstpromoter import __version__
 from django_firstpromoter.conf import Config
 from django_firstpromoter.statuses import AttemptOutcome
-from django_firstpromoter.storable import clean_int, clean_json, clean_text, in_range, parse_json
+from django_firstpromoter.storable import (
+    as_utc,
+    clean_int,
+    clean_json,
+    clean_text,
+    in_range,
+    parse_json,
+    parse_moment,
+)
 
 USER_AGENT = f"django-firstpromoter/{__version__}"
 BODY_CAP = 64 * 1024
@@ -233,7 +239,7 @@ def _reward(
         promoter_email=_str(promoter.get("email"), 254),
         lead_id=clean_int(lead.get("id")),
         lead_email=_str(lead.get("email"), 254),
-        created_at=parse_moment(item.get("created_at")),
+        created_at=_moment(item.get("created_at")),
         raw=clean_json(item),
     )
 
@@ -246,15 +252,6 @@ def _str(value: Any, limit: int) -> str:
     return "" if value is None else clean_text(_shallow(value), limit)
 
 
-def parse_moment(value: Any) -> datetime.datetime | None:
-    """An ISO 8601 string from FirstPromoter as an aware datetime (UTC when it names
-    no offset); None for anything else, or a moment no time zone can show."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:  # well formed, but no such date
-        return None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, datetime.timezone.utc)
-    return parsed if parsed is not None and in_range(parsed) else None
+def _moment(value: Any) -> datetime.datetime | None:
+    moment = parse_moment(value)
+    return as_utc(moment) if moment is not None and in_range(moment) else None

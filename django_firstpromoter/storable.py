@@ -16,6 +16,9 @@ import math
 import re
 from typing import Any
 
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
 MIN_BIGINT = -(2**63)
@@ -59,6 +62,30 @@ def in_range(moment: datetime.datetime) -> bool:
         return EARLIEST <= moment <= LATEST
     except TypeError:  # naive: compared as it will be stored, in UTC
         return EARLIEST.replace(tzinfo=None) <= moment <= LATEST.replace(tzinfo=None)
+
+
+def parse_moment(value: Any) -> datetime.datetime | None:
+    """An ISO 8601 string as an aware datetime (UTC when it names no offset); None
+    when it is no string or no such moment. Whether it can be stored is
+    ``in_range``'s to say."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:  # well formed, but no such date
+        return None
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, datetime.timezone.utc)
+    return parsed
+
+
+def as_utc(value: Any) -> Any:
+    """An aware datetime in range as the same moment in UTC; anything else as it is.
+    PostgreSQL takes no offset past 15:59 nor one in seconds, which Python's
+    datetimes (and ISO 8601 as Python reads it) allow."""
+    if isinstance(value, datetime.datetime) and timezone.is_aware(value) and in_range(value):
+        return value.astimezone(datetime.timezone.utc)
+    return value
 
 
 def json_problem(value: Any) -> str | None:

@@ -23,7 +23,7 @@ from django_firstpromoter.models import OrderLinked, Sale, TrackedEvent
 from django_firstpromoter.money import to_minor_units
 from django_firstpromoter.refund_data import RefundData
 from django_firstpromoter.sale_data import SaleData
-from django_firstpromoter.storable import in_range, text_problem
+from django_firstpromoter.storable import as_utc, in_range, text_problem
 
 logger = logging.getLogger("django_firstpromoter")
 
@@ -171,6 +171,7 @@ def money_event_fields(
     fields: dict[str, Any] = {name: getattr(data, name) for name in data.__dataclass_fields__}
     for name in string_fields:
         fields[name] = fields[name] or ""
+    fields["created_at"] = as_utc(fields["created_at"])
     check_event_id(data.event_id, errors)
     fields["currency"] = check_currency(data.currency, errors)
     fields["amount_minor"] = check_money("amount", data.amount, fields["currency"], errors)

@@ -19,8 +19,6 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
@@ -32,8 +30,10 @@ from django_firstpromoter.storable import (
     EARLIEST,
     LATEST,
     MAX_BIGINT,
+    as_utc,
     in_range,
     json_problem,
+    parse_moment,
     text_problem,
 )
 
@@ -217,21 +217,12 @@ def _timestamp(value: Any) -> datetime.datetime | None:
     unordered). Raises BadDelivery for one outside what can be stored and shown: stored
     on the reward, it would fail every page that shows it, and every later event of
     the commission."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:  # well formed, but no such date
-        return None
+    parsed = parse_moment(value)
     if parsed is None:
         return None
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, datetime.timezone.utc)
     if not in_range(parsed):
         raise BadDelivery(f"the timestamp is not between {EARLIEST.date()} and {LATEST.date()}")
-    # PostgreSQL takes no offset past 15:59 nor one in seconds; ISO 8601 as Python
-    # reads it allows both.
-    return parsed.astimezone(datetime.timezone.utc)
+    return as_utc(parsed)
 
 
 def _no_constant(name: str) -> Any:

@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 
 from django_firstpromoter import RefundData, SaleData
 
-ZONES = [datetime.timezone(datetime.timedelta(hours=hours)) for hours in (-12, -10, 0, 14)]
+# The ends of what Python allows, and offsets PostgreSQL refuses as they are (past
+# 15:59, or in seconds).
+ZONES = [
+    datetime.timezone(datetime.timedelta(minutes=minutes))
+    for minutes in (-(24 * 60 - 1), -12 * 60, -10 * 60, 0, 5 * 60 + 30.5, 14 * 60, 24 * 60 - 1)
+]
 
 # Every code point, surrogates included (Hypothesis leaves them out unless asked).
 any_char = st.characters(exclude_categories=())
@@ -40,8 +45,8 @@ any_datetime = st.one_of(
     st.datetimes(),
     st.sampled_from(
         [
-            datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=ZONES[1]),
-            datetime.datetime(1, 1, 1, tzinfo=ZONES[3]),
+            datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=ZONES[2]),
+            datetime.datetime(1, 1, 1, tzinfo=ZONES[5]),
         ]
     ),
     st.text(max_size=30),

@@ -146,6 +146,11 @@ UNSTORABLE_ANSWERS = {
         json.dumps({"commissions": [commission(created_at="9999-12-31T23:59:59-10:00")]}).encode(),
         "tracked",
     ),
+    "a date at -23:59, which PostgreSQL takes in UTC only": (
+        200,
+        json.dumps({"commissions": [commission(created_at="2026-01-01T00:00:00-23:59")]}).encode(),
+        "tracked",
+    ),
     "a lone surrogate in a promoter email": (
         200,
         b'{"commissions": [{"id": 7, "amount": 1, '

@@ -111,6 +111,19 @@ def test_a_date_no_time_zone_can_show_is_refused(moment: datetime.datetime) -> N
     assert "created_at" in refused(lambda: track_refund(refund(created_at=moment)))
 
 
+@pytest.mark.parametrize(
+    "offset", [datetime.timedelta(hours=-23, minutes=-59), datetime.timedelta(hours=5, seconds=30)]
+)
+def test_a_date_with_an_offset_postgresql_refuses_is_stored_in_utc(
+    offset: datetime.timedelta,
+) -> None:
+    moment = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone(offset))
+    track_sale(sale(created_at=moment))
+    track_refund(refund(created_at=moment))
+    assert Sale.objects.get().created_at == moment
+    assert Refund.objects.get().created_at == moment
+
+
 @pytest.mark.parametrize("email", ["josé@example.com", "用户@例子.广告", "not quite an email"])
 def test_any_email_is_the_customers(email: str) -> None:
     recorded = track_sale(sale(email=email, uid=""))
