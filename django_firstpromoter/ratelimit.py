@@ -20,6 +20,11 @@ adding a new key is atomic on every shared backend: ``SET NX`` on Redis, ``add``
 on Memcached, the primary key on the database cache. ``incr`` is not: the
 database cache's is a read and then a write, which two processes can interleave.
 
+Unless ``RATE_LIMIT_CACHE`` names a cache, the slots are kept in the database,
+the one store every sender already shares: Django's ``DatabaseCache`` on the
+app's own table (``RateLimitSlot``), so a project needs no shared cache for the
+limit to hold across processes.
+
 Cost: when the current slot is free, one cache call. Otherwise one read of the
 next slots (``get_many``) finds the first free one and an ``add`` takes it; the
 sender then sleeps until that slot, without polling. A slot that is over before
@@ -48,12 +53,17 @@ known ``event_id``, and the record is tracked once.
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 import time
 
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.db import DatabaseCache
 
 from django_firstpromoter.conf import Config
+from django_firstpromoter.models import RateLimitSlot
 
 KEY_PREFIX = "firstpromoter:ratelimit:"
 # Slots read at once when looking for a free one: more than senders usually wait.
@@ -65,16 +75,45 @@ MINUTE = 60.0
 # How much later than its slot a call may reach FirstPromoter and still be counted
 # in the minute the slot was paced for.
 ARRIVAL_SPREAD_SECONDS = 1.0
+# Rows the slot table may hold before an ``add`` culls the expired ones: a few minutes
+# of slots at FirstPromoter's limit, so that culls are rare and the ``COUNT(*)`` every
+# ``add`` makes stays cheap.
+SLOT_TABLE_MAX_ENTRIES = 1000
+# Past the expired rows, a cull drops 1/CULL_FREQUENCY of the rest, rounded down:
+# with more than any table holds, that is none, so no live slot is ever dropped.
+SLOT_TABLE_CULL_FREQUENCY = sys.maxsize
+
+
+class SlotTable(DatabaseCache):
+    """Django's database cache on ``RateLimitSlot``'s table, routed as that model, so
+    that a router sends the slots where ``migrate`` made the table."""
+
+    def __init__(self) -> None:
+        options = {
+            "MAX_ENTRIES": SLOT_TABLE_MAX_ENTRIES,
+            "CULL_FREQUENCY": SLOT_TABLE_CULL_FREQUENCY,
+        }
+        super().__init__(RateLimitSlot._meta.db_table, {"OPTIONS": options})
+        self.cache_model_class = RateLimitSlot
+
+
+@functools.cache
+def slot_table() -> SlotTable:
+    """One for the process: it holds no connection, only where the slots are."""
+    return SlotTable()
 
 
 class RateLimiter:
     """At most ``limit`` calls in any ``window`` seconds, for all processes that share
-    the ``cache_alias`` cache; ``None`` or 0 for no limit.
+    the ``cache_alias`` cache, or the database when it is None; ``None`` or 0 for no
+    limit.
 
     ``window`` is FirstPromoter's minute; tests shorten it.
     """
 
-    def __init__(self, limit: int | None, cache_alias: str = "default", window: float = MINUTE):
+    def __init__(
+        self, limit: int | None, cache_alias: str | None = None, window: float = MINUTE
+    ) -> None:
         if limit == 1 or (limit is not None and limit < 0):
             raise ValueError(f"limit must be 2 or more, or None or 0 for none; not {limit}")
         self.limit = limit or None
@@ -89,6 +128,9 @@ class RateLimiter:
         while not (self._take(slot) and self._wait_for(slot)):
             slot = self._first_free(max(slot + 1, self._slot_at(time.time())))
 
+    def _cache(self) -> BaseCache:
+        return slot_table() if self.cache_alias is None else caches[self.cache_alias]
+
     def _slot_at(self, moment: float) -> int:
         return math.floor(moment / self.interval)
 
@@ -98,7 +140,7 @@ class RateLimiter:
     def _take(self, slot: int) -> bool:
         ends_in = (slot + 1) * self.interval - time.time()
         timeout = math.ceil(max(ends_in, 0.0)) + KEY_GRACE_SECONDS
-        return bool(caches[self.cache_alias].add(self._key(slot), 1, timeout))
+        return bool(self._cache().add(self._key(slot), 1, timeout))
 
     def _wait_for(self, slot: int) -> bool:
         """Sleep until the slot begins; False if it was over before we got to go."""
@@ -109,7 +151,7 @@ class RateLimiter:
 
     def _first_free(self, slot: int) -> int:
         """The first slot from ``slot`` on that nobody has taken, as far as we can see."""
-        cache = caches[self.cache_alias]
+        cache = self._cache()
         while True:
             slots = range(slot, slot + LOOKAHEAD)
             taken = cache.get_many([self._key(s) for s in slots])

@@ -6,6 +6,7 @@ it to a second or less so that filling it many times over takes seconds.
 
 from __future__ import annotations
 
+import datetime
 import json
 import multiprocessing
 import os
@@ -22,10 +23,11 @@ from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 
 from django_firstpromoter import delivery, ratelimit
 from django_firstpromoter.conf import get_config
-from django_firstpromoter.models import Sale
+from django_firstpromoter.models import RateLimitSlot, Sale
 from django_firstpromoter.ratelimit import RateLimiter, limiter_for
 from django_firstpromoter.statuses import DeliveryStatus
 from tests.conftest import V2_URL, firstpromoter, success_body
@@ -88,6 +90,11 @@ def redis_cache() -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
+def database_slots(db: None) -> None:
+    """No cache named: the limiter keeps its slots in the app's table."""
+
+
+@pytest.fixture
 def database_cache(db: None) -> Iterator[str]:
     table = f"fp_limits_{uuid.uuid4().hex[:12]}"
     with override_settings(
@@ -100,10 +107,10 @@ def database_cache(db: None) -> Iterator[str]:
 # One process
 
 
-@pytest.mark.parametrize("backend", ["locmem", "database_cache", "redis_cache"])
+@pytest.mark.parametrize("backend", ["database_slots", "locmem", "database_cache", "redis_cache"])
 def test_no_window_holds_more_than_the_limit(backend: str, request: pytest.FixtureRequest) -> None:
     request.getfixturevalue(backend)
-    limiter = RateLimiter(3, "limits", window=0.6)
+    limiter = RateLimiter(3, None if backend == "database_slots" else "limits", window=0.6)
 
     times = take(limiter, 7)
 
@@ -251,29 +258,117 @@ def test_senders_with_their_own_database_connections_share_the_limit() -> None:
     assert busiest(times, 0.6) <= 4
 
 
+def sender_processes(
+    settings: dict[str, Any],
+    alias: str | None,
+    limit: int,
+    window: float,
+    processes: int,
+    each: int,
+) -> list[float]:
+    """When each slot was granted to ``processes`` senders taking ``each``, all at once."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    ready = context.Barrier(processes)
+    args = (settings, alias, limit, window, each, ready, results)
+    senders = [context.Process(target=take_slots, args=args) for _ in range(processes)]
+    for sender in senders:
+        sender.start()
+    times = [t for _ in senders for t in results.get(timeout=60)]
+    for sender in senders:
+        sender.join(timeout=10)
+    return times
+
+
 @needs_redis
 def test_processes_sharing_redis_never_go_over_the_limit_together(
     redis_cache: dict[str, Any],
 ) -> None:
     limit, window, processes, each = 5, 0.8, 4, 4
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    ready = context.Barrier(processes)
-    senders = [
-        context.Process(target=take_slots, args=(redis_cache, limit, window, each, ready, results))
-        for _ in range(processes)
-    ]
-    for sender in senders:
-        sender.start()
-    times = [t for _ in senders for t in results.get(timeout=30)]
-    for sender in senders:
-        sender.join(timeout=10)
+    times = sender_processes({"CACHES": redis_cache}, "limits", limit, window, processes, each)
 
     assert len(times) == processes * each
     # Less 50 ms: a call's time is read here just after the limiter let it go.
     assert busiest(times, window - 0.05) <= limit
     # At the limit's pace, not slower: a slot every 0.2 s.
     assert max(times) - min(times) < processes * each * 0.2 + 2.0
+
+
+# The database's slots, when no cache is named
+
+
+def test_by_default_the_slots_are_kept_in_the_database() -> None:
+    with firstpromoter(RATE_LIMIT=380):
+        assert limiter_for(get_config()).cache_alias is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_with_their_own_connections_share_the_databases_slots() -> None:
+    times = acquire_from_threads(RateLimiter(4, window=0.6), threads=4, each=3)
+    assert len(times) == 12
+    assert busiest(times, 0.6) <= 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_processes_sharing_only_the_database_never_go_over_the_limit_together() -> None:
+    database = {
+        key: connection.settings_dict[key]
+        for key in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
+    }
+    limit, window, processes, each = 5, 0.8, 3, 4
+    times = sender_processes(
+        {"DATABASES": {"default": database}}, None, limit, window, processes, each
+    )
+
+    assert len(times) == processes * each
+    assert busiest(times, window - 0.05) <= limit
+    assert max(times) - min(times) < processes * each * 0.2 + 2.0
+
+
+def slot_rows(count: int, expires: datetime.datetime, prefix: str) -> list[RateLimitSlot]:
+    return [
+        RateLimitSlot(cache_key=f"{prefix}{n}", value="MQ==", expires=expires) for n in range(count)
+    ]
+
+
+@pytest.mark.django_db
+def test_a_full_table_culls_the_expired_slots_and_no_live_one() -> None:
+    now = timezone.now()
+    over = ratelimit.SLOT_TABLE_MAX_ENTRIES + 1
+    RateLimitSlot.objects.bulk_create(
+        slot_rows(over, now - datetime.timedelta(minutes=1), "expired:")
+        + slot_rows(over, now + datetime.timedelta(minutes=1), "live:")
+    )
+
+    RateLimiter(380).acquire()
+
+    assert not RateLimitSlot.objects.filter(cache_key__startswith="expired:").exists()
+    # Django's default culling would have dropped a third of them.
+    assert RateLimitSlot.objects.filter(cache_key__startswith="live:").count() == over
+    assert RateLimitSlot.objects.count() == over + 1
+
+
+class RecordingRouter:
+    """Sends everything to "default", noting the models it was asked about."""
+
+    def __init__(self) -> None:
+        self.models: set[type] = set()
+
+    def db_for_read(self, model: type, **hints: Any) -> str:
+        self.models.add(model)
+        return "default"
+
+    db_for_write = db_for_read
+
+
+@pytest.mark.django_db
+def test_routers_see_the_slots_as_the_model_migrate_made_the_table_for() -> None:
+    router = RecordingRouter()
+    limiter = RateLimiter(380)
+    with override_settings(DATABASE_ROUTERS=[router]):
+        limiter.acquire()
+        limiter.acquire()  # a slot taken: the look for the next is a read
+    assert router.models == {RateLimitSlot}
 
 
 # Delivery
