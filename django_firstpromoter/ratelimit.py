@@ -23,7 +23,11 @@ database cache's is a read and then a write, which two processes can interleave.
 Unless ``RATE_LIMIT_CACHE`` names a cache, the slots are kept in the database,
 the one store every sender already shares: Django's ``DatabaseCache`` on the
 app's own table (``RateLimitSlot``), so a project needs no shared cache for the
-limit to hold across processes.
+limit to hold across processes. Its ``add`` reports a failed write as a slot
+taken, so a slot lost is read again with the next look: one that nobody holds
+was refused by the store, and after a few such refusals ``SlotRefused`` is raised
+rather than trying the next slot, and the next, for ever. A database that does
+not answer at all raises its own error from the first ``add``.
 
 Cost: when the current slot is free, one cache call. Otherwise one read of the
 next slots (``get_many``) finds the first free one and an ``add`` takes it; the
@@ -61,6 +65,7 @@ import time
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.db import DatabaseCache
+from django.db import DatabaseError
 
 from django_firstpromoter.conf import Config
 from django_firstpromoter.models import RateLimitSlot
@@ -82,6 +87,19 @@ SLOT_TABLE_MAX_ENTRIES = 1000
 # Past the expired rows, a cull drops 1/CULL_FREQUENCY of the rest, rounded down:
 # with more than any table holds, that is none, so no live slot is ever dropped.
 SLOT_TABLE_CULL_FREQUENCY = sys.maxsize
+# Free slots whose ``add`` may fail in one ``acquire`` before it gives up. SQLite
+# refuses a write now and then when two connections write at once (the database
+# cache reports it as a slot taken); a store that keeps refusing is broken.
+REFUSALS_TOLERATED = 3
+
+
+class SlotRefused(DatabaseError):
+    """The slot store would not record a slot that nobody holds.
+
+    A ``DatabaseError`` because senders already treat one as the shared store
+    being unavailable: the worker logs it and the record, unsent, is due again
+    once its lease ends.
+    """
 
 
 class SlotTable(DatabaseCache):
@@ -121,12 +139,28 @@ class RateLimiter:
         self.interval = window / (limit - 1) if limit else 0.0
 
     def acquire(self) -> None:
-        """Return once this call has a slot, sleeping until its slot begins."""
+        """Return once this call has a slot, sleeping until its slot begins.
+
+        Raises ``SlotRefused`` (or the store's own error) when the slots cannot be
+        read or written: the call must neither go unlimited nor wait for ever.
+        """
         if self.limit is None:
             return
-        slot = self._slot_at(time.time())
-        while not (self._take(slot) and self._wait_for(slot)):
-            slot = self._first_free(max(slot + 1, self._slot_at(time.time())))
+        slot, refusals = self._slot_at(time.time()), 0
+        while True:
+            if not self._take(slot):
+                lost: int | None = slot
+            elif self._wait_for(slot):
+                return
+            else:
+                lost = None
+            slot, refused = self._first_free(max(slot + 1, self._slot_at(time.time())), lost)
+            refusals += refused
+            if refusals > REFUSALS_TOLERATED:
+                raise SlotRefused(
+                    f"the rate limit's store refused to record {refusals} free slots; "
+                    "is its database read-only or out of space?"
+                )
 
     def _cache(self) -> BaseCache:
         return slot_table() if self.cache_alias is None else caches[self.cache_alias]
@@ -149,15 +183,24 @@ class RateLimiter:
             time.sleep(delay)
         return time.time() < start + self.interval
 
-    def _first_free(self, slot: int) -> int:
-        """The first slot from ``slot`` on that nobody has taken, as far as we can see."""
+    def _first_free(self, slot: int, lost: int | None = None) -> tuple[int, bool]:
+        """The first slot from ``slot`` on that nobody has taken, as far as we can see;
+        and whether ``lost``, a slot whose ``add`` just failed, is free all the same,
+        which means the store refused to write it. ``lost`` is read with the first look.
+        """
         cache = self._cache()
+        refused = False
         while True:
             slots = range(slot, slot + LOOKAHEAD)
-            taken = cache.get_many([self._key(s) for s in slots])
+            keys = [self._key(s) for s in slots]
+            if lost is not None:
+                keys.append(self._key(lost))
+            taken = cache.get_many(keys)
+            if lost is not None:
+                refused, lost = self._key(lost) not in taken, None
             for candidate in slots:
                 if self._key(candidate) not in taken:
-                    return candidate
+                    return candidate, refused
             slot += LOOKAHEAD
 
 

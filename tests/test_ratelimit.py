@@ -21,14 +21,14 @@ import redis
 import responses
 from django.core.cache import caches
 from django.core.management import call_command
-from django.db import connection
+from django.db import DatabaseError, OperationalError, connection
 from django.test import override_settings
 from django.utils import timezone
 
 from django_firstpromoter import delivery, ratelimit
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.models import RateLimitSlot, Sale
-from django_firstpromoter.ratelimit import RateLimiter, limiter_for
+from django_firstpromoter.ratelimit import RateLimiter, SlotRefused, limiter_for
 from django_firstpromoter.statuses import DeliveryStatus
 from tests.conftest import V2_URL, firstpromoter, success_body
 from tests.rate_sender import take_slots
@@ -274,10 +274,12 @@ def sender_processes(
     senders = [context.Process(target=take_slots, args=args) for _ in range(processes)]
     for sender in senders:
         sender.start()
-    times = [t for _ in senders for t in results.get(timeout=60)]
+    granted = [results.get(timeout=60) for _ in senders]
     for sender in senders:
         sender.join(timeout=10)
-    return times
+    failures = [each for each in granted if isinstance(each, str)]
+    assert not failures, failures
+    return [t for times in granted for t in times]
 
 
 @needs_redis
@@ -369,6 +371,77 @@ def test_routers_see_the_slots_as_the_model_migrate_made_the_table_for() -> None
         limiter.acquire()
         limiter.acquire()  # a slot taken: the look for the next is a read
     assert router.models == {RateLimitSlot}
+
+
+# The database down while a slot is taken
+
+
+def failing(statements: tuple[str, ...]) -> Any:
+    """An execute wrapper under which ``statements`` on the slot table fail, as a
+    database that refuses writes, or is gone, makes them fail. It gives up after
+    a thousand, so that a limiter that keeps trying fails the test, not hangs it."""
+    table = RateLimitSlot._meta.db_table
+    failed: list[str] = []
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if table in sql and sql.lstrip().upper().startswith(statements):
+            failed.append(sql)
+            if len(failed) > 1000:
+                raise AssertionError("the limiter kept trying a store that refuses every write")
+            raise OperationalError("the database is read-only")
+        return execute(sql, params, many, context)
+
+    wrapper.failed = failed  # type: ignore[attr-defined]
+    return wrapper
+
+
+@pytest.mark.django_db
+def test_a_store_that_refuses_every_write_raises_after_a_few_tries() -> None:
+    refusing = failing(("INSERT", "UPDATE"))
+    with connection.execute_wrapper(refusing), pytest.raises(SlotRefused):
+        RateLimiter(380).acquire()
+    assert len(refusing.failed) == ratelimit.REFUSALS_TOLERATED + 1
+    assert not RateLimitSlot.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_database_that_does_not_answer_raises_its_own_error() -> None:
+    with connection.execute_wrapper(failing(("SELECT",))), pytest.raises(OperationalError):
+        RateLimiter(380).acquire()
+
+
+@pytest.mark.django_db
+def test_a_write_refused_once_is_tried_again_on_the_next_slot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock(now=3000.0)
+    monkeypatch.setattr(ratelimit, "time", clock)
+    refusing = failing(("INSERT",))
+
+    def refuse_once(*args: Any) -> Any:
+        if refusing.failed:
+            return args[0](*args[1:])
+        return refusing(*args)
+
+    with connection.execute_wrapper(refuse_once):
+        RateLimiter(61).acquire()  # a slot a second
+
+    assert clock.naps == [1.0]  # slot 3000 refused, 3001 taken
+    assert RateLimitSlot.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_deliver_raises_and_sends_nothing_when_no_slot_can_be_taken() -> None:
+    sale = make_sale()
+    with (
+        firstpromoter(RATE_LIMIT=380),
+        responses.RequestsMock(),  # any call would fail the test: none is registered
+        connection.execute_wrapper(failing(("INSERT", "UPDATE"))),
+        pytest.raises(DatabaseError),
+    ):
+        delivery.deliver(Sale, sale.pk)
+    sale.refresh_from_db()
+    assert (sale.status, sale.attempts.count()) == (DeliveryStatus.SENDING, 0)
 
 
 # Delivery
