@@ -27,6 +27,7 @@ SECTIONS = {
     "drain": ("postgres",),
     "admin_size": ("postgres",),
     "memory": ("postgres",),
+    "ratelimit": ("sqlite", "postgres"),
 }
 
 
