@@ -21,7 +21,7 @@ import redis
 import responses
 from django.core.cache import caches
 from django.core.management import call_command
-from django.db import DatabaseError, OperationalError, connection
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -325,6 +325,49 @@ def test_processes_sharing_only_the_database_never_go_over_the_limit_together() 
     assert len(times) == processes * each
     assert busiest(times, window - 0.05) <= limit
     assert max(times) - min(times) < processes * each * 0.2 + 2.0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    "connection.vendor != 'postgresql'",
+    reason="what waits here is a row of PostgreSQL's primary key; SQLite locks the whole file",
+)
+def test_a_slot_taken_in_a_transaction_makes_another_sender_wait_for_it_and_lose_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock(now=3000.0, frozen=True)
+    monkeypatch.setattr(ratelimit, "time", clock)
+    limiter = RateLimiter(61)  # a slot a second
+    taken, commit = threading.Event(), threading.Event()
+
+    def in_a_transaction() -> None:
+        try:
+            with transaction.atomic():
+                limiter.acquire()  # slot 3000, unseen by others until the commit
+                taken.set()
+                commit.wait(10)
+        finally:
+            connection.close()
+
+    def another() -> None:
+        try:
+            limiter.acquire()
+        finally:
+            connection.close()
+
+    first, second = threading.Thread(target=in_a_transaction), threading.Thread(target=another)
+    first.start()
+    assert taken.wait(10)
+    second.start()
+    second.join(0.5)
+    waited = second.is_alive()
+    commit.set()
+    first.join(10)
+    second.join(10)
+
+    assert waited
+    assert clock.naps == [1.0]  # the second lost slot 3000 and took 3001
+    assert RateLimitSlot.objects.count() == 2
 
 
 def slot_rows(count: int, expires: datetime.datetime, prefix: str) -> list[RateLimitSlot]:
