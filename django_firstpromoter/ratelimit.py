@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import functools
 import math
+import random
 import sys
 import time
 
@@ -96,10 +97,13 @@ SLOT_TABLE_MAX_ENTRIES = 1000
 # Past the expired rows, a cull drops 1/CULL_FREQUENCY of the rest, rounded down:
 # with more than any table holds, that is none, so no live slot is ever dropped.
 SLOT_TABLE_CULL_FREQUENCY = sys.maxsize
-# Free slots whose ``add`` may fail in one ``acquire`` before it gives up. SQLite
-# refuses a write now and then when two connections write at once (the database
-# cache reports it as a slot taken); a store that keeps refusing is broken.
-REFUSALS_TOLERATED = 3
+# Free slots whose ``add`` may fail in one ``acquire`` before it gives up, and the
+# longest pause after the first such failure (twice that after the second, and so
+# on): SQLite refuses a write now and then when connections write at once ("database
+# is locked", which the database cache reports as the slot taken), and a pause lets
+# them fall out of step. A store that still refuses after about 0.3 s is broken.
+REFUSALS_TOLERATED = 5
+REFUSAL_PAUSE_SECONDS = 0.02
 
 
 class SlotRefused(DatabaseError):
@@ -164,12 +168,15 @@ class RateLimiter:
             else:
                 lost = None
             slot, refused = self._first_free(max(slot + 1, self._slot_at(time.time())), lost)
-            refusals += refused
-            if refusals > REFUSALS_TOLERATED:
-                raise SlotRefused(
-                    f"the rate limit's store refused to record {refusals} free slots; "
-                    "is its database read-only or out of space?"
-                )
+            if refused:
+                refusals += 1
+                if refusals > REFUSALS_TOLERATED:
+                    raise SlotRefused(
+                        f"the rate limit's store refused to record {refusals} free slots; "
+                        "is its database read-only or out of space?"
+                    )
+                # Writers that keep colliding (SQLite's) fall out of step.
+                time.sleep(random.uniform(0, REFUSAL_PAUSE_SECONDS * refusals))
 
     def _cache(self) -> BaseCache:
         return slot_table() if self.cache_alias is None else caches[self.cache_alias]

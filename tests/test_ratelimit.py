@@ -469,8 +469,12 @@ def test_a_write_refused_once_is_tried_again_on_the_next_slot(
     with connection.execute_wrapper(refuse_once):
         RateLimiter(61).acquire()  # a slot a second
 
-    assert clock.naps == [1.0]  # slot 3000 refused, 3001 taken
-    assert RateLimitSlot.objects.count() == 1
+    # Slot 3000 refused; after a pause, 3001 taken and waited for.
+    assert len(clock.naps) == 2 and clock.naps[0] <= ratelimit.REFUSAL_PAUSE_SECONDS
+    assert sum(clock.naps) == pytest.approx(1.0)
+    assert list(RateLimitSlot.objects.values_list("cache_key", flat=True)) == [
+        f":1:{ratelimit.KEY_PREFIX}3001"
+    ]
 
 
 @pytest.mark.django_db
