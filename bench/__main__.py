@@ -27,6 +27,7 @@ SECTIONS = {
     "drain": ("postgres",),
     "admin_size": ("postgres",),
     "memory": ("postgres",),
+    "ratelimit": ("sqlite", "postgres"),
 }
 
 
@@ -122,7 +123,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(rows))
-    print(f"\nmachine: {results['machine']}\nwritten to {out.relative_to(ROOT)}")
+    print(f"\nmachine: {results['machine']}\nwritten to {os.path.relpath(out, ROOT)}")
     if any(row["section"] == "checkout" for row in rows):
         from bench import plot
 

@@ -74,7 +74,8 @@ def at_the_rate_limit(database: str, backlog: int) -> list[Row]:
     }
     with (
         sandbox(rate_limit=FIRSTPROMOTER_LIMIT) as running,
-        firstpromoter(RATE_LIMIT=FIRSTPROMOTER_LIMIT),
+        # Named: with no RATE_LIMIT_CACHE the workers would share the database's slots.
+        firstpromoter(RATE_LIMIT=FIRSTPROMOTER_LIMIT, RATE_LIMIT_CACHE="default"),
     ):
         make_backlog(backlog, "limit")
         workers = [start_worker("--loop", "--threads", "2", env=redis) for _ in range(3)]

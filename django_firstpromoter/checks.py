@@ -21,9 +21,9 @@ from django_firstpromoter.conf import (
     DELIVERY_MODES,
     NUMBERS,
     credential_problem,
-    is_cache_alias,
     is_positive_number,
     is_rate_limit,
+    is_rate_limit_cache,
     is_unset,
     is_webhook_secret,
     rate_limit_setting,
@@ -201,22 +201,27 @@ def check_rate_limit(conf: dict[str, Any]) -> list[checks.CheckMessage]:
                 id="firstpromoter.E010",
             )
         )
-    if not is_cache_alias(alias):
+    if not is_rate_limit_cache(alias):
         errors.append(
             checks.Error(
                 f"FIRSTPROMOTER['RATE_LIMIT_CACHE'] {alias!r} is not a cache in CACHES.",
-                hint="Name one of the CACHES aliases; the default is 'default'.",
+                hint="Name one of the CACHES aliases, or leave it out to keep the slots in "
+                "the database.",
                 id="firstpromoter.E011",
             )
         )
-    if errors or not limit:
+    # Without an alias the slots are in the database, which every sender shares.
+    if errors or not limit or alias is None:
         return errors
     try:
         # The class, not a connection: a check should not need the cache's client library.
         backend = import_string(settings.CACHES[alias].get("BACKEND", ""))
     except ImportError:
         return []  # The cache itself fails to load, which is reported where it is used.
-    shared = "Point RATE_LIMIT_CACHE at a cache every process shares: Redis, Memcached or "
+    shared = (
+        "Leave RATE_LIMIT_CACHE out to keep the slots in the database, or point it at a "
+        "cache every process shares: Redis, Memcached or "
+    )
     if issubclass(backend, DummyCache):
         # Not an Error: DummyCache is how many projects turn caching off in development,
         # and the limit is on by default with API version 2.

@@ -41,7 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "SIGNUP_ON_USER_CREATED": False,
     "CID": None,
     "RATE_LIMIT": PER_API_VERSION,
-    "RATE_LIMIT_CACHE": "default",
+    # None: the slots are kept in the database (ratelimit.py).
+    "RATE_LIMIT_CACHE": None,
     "WEBHOOK_SECRET": "",
 }
 
@@ -70,8 +71,9 @@ def is_rate_limit(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and (value == 0 or value >= 2)
 
 
-def is_cache_alias(value: Any) -> bool:
-    return isinstance(value, str) and value in settings.CACHES
+def is_rate_limit_cache(value: Any) -> bool:
+    """None (the slots go in the database) or one of the ``CACHES`` aliases."""
+    return value is None or (isinstance(value, str) and value in settings.CACHES)
 
 
 def is_webhook_secret(value: Any) -> bool:
@@ -143,7 +145,7 @@ class Config:
     refund_from_order: str | None
     signup_on_user_created: bool
     rate_limit: int | None
-    rate_limit_cache: str
+    rate_limit_cache: str | None
 
     @property
     def lease_seconds(self) -> float:
@@ -188,7 +190,7 @@ def get_config() -> Config:
             "FIRSTPROMOTER['RATE_LIMIT'] must be an int of 2 or more, or None or 0 for no "
             f"limit; not {rate_limit!r}."
         )
-    if not is_cache_alias(raw["RATE_LIMIT_CACHE"]):
+    if not is_rate_limit_cache(raw["RATE_LIMIT_CACHE"]):
         raise ImproperlyConfigured(
             f"FIRSTPROMOTER['RATE_LIMIT_CACHE'] {raw['RATE_LIMIT_CACHE']!r} is not in CACHES."
         )

@@ -471,3 +471,26 @@ TRACKED_MODELS: tuple[type[TrackedEvent], ...] = (Signup, Sale, Refund, Cancella
 """Every kind of event, in the order a customer's happen: a lead before its sale, a
 sale before its refund. The worker drains them all; ``Refund.ready`` keeps a refund
 behind its sale."""
+
+
+class RateLimitSlot(models.Model):
+    """A slot of ``RATE_LIMIT`` some sender has taken, when no ``RATE_LIMIT_CACHE`` is
+    named: the database is the one store every sender is sure to share.
+
+    The columns are those of Django's database cache table, because ``ratelimit``
+    keeps the slots with Django's ``DatabaseCache``: ``add`` is atomic through the
+    primary key. A model of the app's own rather than ``createcachetable``, so that
+    ``migrate`` makes the table, and routers see the same model there and for each
+    slot taken.
+    """
+
+    cache_key = models.CharField(_("cache key"), max_length=255, primary_key=True)
+    value = models.TextField(_("value"))
+    expires = models.DateTimeField(_("expires"), db_index=True)
+
+    class Meta:
+        verbose_name = _("rate limit slot")
+        verbose_name_plural = _("rate limit slots")
+
+    def __str__(self) -> str:
+        return self.cache_key

@@ -9,21 +9,40 @@ from typing import Any
 
 
 def take_slots(
-    caches: dict[str, Any], limit: int, window: float, count: int, ready: Any, results: Any
+    settings: dict[str, Any],
+    alias: str | None,
+    limit: int,
+    window: float,
+    count: int,
+    ready: Any,
+    results: Any,
 ) -> None:
-    """Once all senders are ``ready``, take ``count`` slots; put when each was granted on
-    ``results``."""
+    """Once all senders are ``ready``, take ``count`` slots through ``alias`` (None: the
+    database) under Django ``settings``; put when each was granted on ``results``."""
     import django
-    from django.conf import settings
+    from django.conf import settings as django_settings
 
-    settings.configure(CACHES=caches)
+    django_settings.configure(
+        INSTALLED_APPS=["django.contrib.contenttypes", "django_firstpromoter"],
+        USE_TZ=True,
+        **settings,
+    )
     django.setup()
+    from django.db import connections
+
     from django_firstpromoter.ratelimit import RateLimiter
 
-    limiter = RateLimiter(limit, "limits", window=window)
+    limiter = RateLimiter(limit, alias, window=window)
     ready.wait()
-    times = []
-    for _ in range(count):
-        limiter.acquire()
-        times.append(time.time())
+    times: list[float] = []
+    try:
+        for _ in range(count):
+            limiter.acquire()
+            times.append(time.time())
+    except Exception as exc:
+        # Said to the test, which would otherwise wait for times that never come.
+        results.put(f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        connections.close_all()
     results.put(times)

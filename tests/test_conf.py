@@ -72,7 +72,7 @@ def without_rate_limit(**overrides):
 def test_rate_limit_defaults_to_380_with_v2_and_none_with_v1():
     with without_rate_limit():
         config = get_config()
-    assert (config.rate_limit, config.rate_limit_cache) == (380, "default")
+    assert (config.rate_limit, config.rate_limit_cache) == (380, None)
     with without_rate_limit(API_VERSION=1):
         assert get_config().rate_limit is None
 
@@ -89,7 +89,7 @@ def test_rate_limit_must_be_an_int_of_two_or_more(value):
         get_config()
 
 
-@pytest.mark.parametrize("alias", ["redis", None])
+@pytest.mark.parametrize("alias", ["redis", ""])
 def test_rate_limit_cache_must_be_in_caches(alias):
     with (
         firstpromoter(RATE_LIMIT_CACHE=alias),

@@ -1,6 +1,7 @@
-"""Three worker processes, one RATE_LIMIT, shared through Redis: against a sandbox
-that answers 429 over its own per-minute limit, no minute goes over, no call is
-refused, and the backlog still drains at nearly the limit.
+"""Three worker processes, one RATE_LIMIT, shared through the database (no cache
+configured, as the README's settings) or through Redis: against a sandbox that
+answers 429 over its own per-minute limit, no minute goes over, no call is refused,
+and the backlog still drains at nearly the limit.
 
 A per-minute limit takes more than a minute to test: the backlog is more than the
 limit, so that senders without a shared limit would be refused."""
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from django_firstpromoter.models import Sale
+from django_firstpromoter.models import RateLimitSlot, Sale
 from django_firstpromoter.sandbox import Sandbox
 from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.statuses import DeliveryStatus
@@ -50,19 +51,32 @@ def arrival(at: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
+# How the workers share the limit: the FIRSTPROMOTER they are given, and their
+# environment (tests/settings.py makes their cache from CACHE_URL).
+SHARED_THROUGH = {
+    # No RATE_LIMIT_CACHE, and a cache of each process's own: only the database is shared.
+    "database slots (no cache configured)": ({}, {"CACHE_URL": "locmemcache://"}),
+    "Redis": (
+        {"RATE_LIMIT_CACHE": "default"},
+        {"CACHE_URL": "redis://127.0.0.1:6379/0", "CACHE_KEY_PREFIX": f"{uuid.uuid4()}"},
+    ),
+}
+
+
+@pytest.mark.parametrize("shared_through", SHARED_THROUGH)
 def test_three_workers_hold_one_rate_limit_and_still_drain_near_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    shared_through: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    limiter, env = SHARED_THROUGH[shared_through]
     for n in range(BACKLOG):
         Sale.objects.create(
             event_id=f"evt-{n}", amount=Decimal(10), amount_minor=1000,
             email=f"b{n}@example.com", ref_id="alice", api_version=2,
         )  # fmt: skip
     with Sandbox(faults=Faults(rate_limit=SANDBOX_LIMIT)) as sandbox:
-        settings = {"BASE_URL": sandbox.base_url(2), "RATE_LIMIT": RATE_LIMIT}
-        redis = {"CACHE_URL": "redis://127.0.0.1:6379/0", "CACHE_KEY_PREFIX": f"{uuid.uuid4()}"}
+        settings = {"BASE_URL": sandbox.base_url(2), "RATE_LIMIT": RATE_LIMIT, **limiter}
         logs = [tmp_path / f"worker-{n}.log" for n in range(3)]
-        workers = [start_worker(settings, log, "--threads", "2", env=redis) for log in logs]
+        workers = [start_worker(settings, log, "--threads", "2", env=env) for log in logs]
         try:
             deadline = time.monotonic() + 3 * BACKLOG * 60 / RATE_LIMIT
             while (
@@ -82,7 +96,8 @@ def test_three_workers_hold_one_rate_limit_and_still_drain_near_it(
     drained_per_minute = (len(calls) - 1) / (max(calls) - min(calls)).total_seconds() * 60
     with capsys.disabled():
         print(
-            f"\n3 workers, RATE_LIMIT {RATE_LIMIT}/min against a sandbox admitting "
+            f"\n3 workers sharing {shared_through}, "
+            f"RATE_LIMIT {RATE_LIMIT}/min against a sandbox admitting "
             f"{SANDBOX_LIMIT}/min: {tracked} of {BACKLOG} tracked, {len(refused)} refused (429), "
             f"busiest minute {busiest} calls, drained at {drained_per_minute:.0f}/min "
             f"({drained_per_minute / SANDBOX_LIMIT:.0%} of the sandbox's limit)"
@@ -92,3 +107,5 @@ def test_three_workers_hold_one_rate_limit_and_still_drain_near_it(
     assert refused == []
     assert busiest <= RATE_LIMIT
     assert drained_per_minute >= 0.9 * SANDBOX_LIMIT
+    # The slots were where the case says.
+    assert RateLimitSlot.objects.exists() == (shared_through != "Redis")

@@ -6,6 +6,7 @@ it to a second or less so that filling it many times over takes seconds.
 
 from __future__ import annotations
 
+import datetime
 import json
 import multiprocessing
 import os
@@ -20,13 +21,14 @@ import redis
 import responses
 from django.core.cache import caches
 from django.core.management import call_command
-from django.db import connection
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.test import override_settings
+from django.utils import timezone
 
 from django_firstpromoter import delivery, ratelimit
 from django_firstpromoter.conf import get_config
-from django_firstpromoter.models import Sale
-from django_firstpromoter.ratelimit import RateLimiter, limiter_for
+from django_firstpromoter.models import RateLimitSlot, Sale
+from django_firstpromoter.ratelimit import RateLimiter, SlotRefused, limiter_for
 from django_firstpromoter.statuses import DeliveryStatus
 from tests.conftest import V2_URL, firstpromoter, success_body
 from tests.rate_sender import take_slots
@@ -88,6 +90,11 @@ def redis_cache() -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
+def database_slots(db: None) -> None:
+    """No cache named: the limiter keeps its slots in the app's table."""
+
+
+@pytest.fixture
 def database_cache(db: None) -> Iterator[str]:
     table = f"fp_limits_{uuid.uuid4().hex[:12]}"
     with override_settings(
@@ -100,10 +107,10 @@ def database_cache(db: None) -> Iterator[str]:
 # One process
 
 
-@pytest.mark.parametrize("backend", ["locmem", "database_cache", "redis_cache"])
+@pytest.mark.parametrize("backend", ["database_slots", "locmem", "database_cache", "redis_cache"])
 def test_no_window_holds_more_than_the_limit(backend: str, request: pytest.FixtureRequest) -> None:
     request.getfixturevalue(backend)
-    limiter = RateLimiter(3, "limits", window=0.6)
+    limiter = RateLimiter(3, None if backend == "database_slots" else "limits", window=0.6)
 
     times = take(limiter, 7)
 
@@ -251,29 +258,237 @@ def test_senders_with_their_own_database_connections_share_the_limit() -> None:
     assert busiest(times, 0.6) <= 4
 
 
+def sender_processes(
+    settings: dict[str, Any],
+    alias: str | None,
+    limit: int,
+    window: float,
+    processes: int,
+    each: int,
+) -> list[float]:
+    """When each slot was granted to ``processes`` senders taking ``each``, all at once."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    ready = context.Barrier(processes)
+    args = (settings, alias, limit, window, each, ready, results)
+    senders = [context.Process(target=take_slots, args=args) for _ in range(processes)]
+    for sender in senders:
+        sender.start()
+    granted = [results.get(timeout=60) for _ in senders]
+    for sender in senders:
+        sender.join(timeout=10)
+    failures = [each for each in granted if isinstance(each, str)]
+    assert not failures, failures
+    return [t for times in granted for t in times]
+
+
 @needs_redis
 def test_processes_sharing_redis_never_go_over_the_limit_together(
     redis_cache: dict[str, Any],
 ) -> None:
     limit, window, processes, each = 5, 0.8, 4, 4
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    ready = context.Barrier(processes)
-    senders = [
-        context.Process(target=take_slots, args=(redis_cache, limit, window, each, ready, results))
-        for _ in range(processes)
-    ]
-    for sender in senders:
-        sender.start()
-    times = [t for _ in senders for t in results.get(timeout=30)]
-    for sender in senders:
-        sender.join(timeout=10)
+    times = sender_processes({"CACHES": redis_cache}, "limits", limit, window, processes, each)
 
     assert len(times) == processes * each
     # Less 50 ms: a call's time is read here just after the limiter let it go.
     assert busiest(times, window - 0.05) <= limit
     # At the limit's pace, not slower: a slot every 0.2 s.
     assert max(times) - min(times) < processes * each * 0.2 + 2.0
+
+
+# The database's slots, when no cache is named
+
+
+def test_by_default_the_slots_are_kept_in_the_database() -> None:
+    with firstpromoter(RATE_LIMIT=380):
+        assert limiter_for(get_config()).cache_alias is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_with_their_own_connections_share_the_databases_slots() -> None:
+    times = acquire_from_threads(RateLimiter(4, window=0.6), threads=4, each=3)
+    assert len(times) == 12
+    assert busiest(times, 0.6) <= 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_processes_sharing_only_the_database_never_go_over_the_limit_together() -> None:
+    database = {
+        key: connection.settings_dict[key]
+        for key in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
+    }
+    limit, window, processes, each = 5, 0.8, 3, 4
+    times = sender_processes(
+        {"DATABASES": {"default": database}}, None, limit, window, processes, each
+    )
+
+    assert len(times) == processes * each
+    assert busiest(times, window - 0.05) <= limit
+    assert max(times) - min(times) < processes * each * 0.2 + 2.0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    "connection.vendor != 'postgresql'",
+    reason="what waits here is a row of PostgreSQL's primary key; SQLite locks the whole file",
+)
+def test_a_slot_taken_in_a_transaction_makes_another_sender_wait_for_it_and_lose_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock(now=3000.0, frozen=True)
+    monkeypatch.setattr(ratelimit, "time", clock)
+    limiter = RateLimiter(61)  # a slot a second
+    taken, commit = threading.Event(), threading.Event()
+
+    def in_a_transaction() -> None:
+        try:
+            with transaction.atomic():
+                limiter.acquire()  # slot 3000, unseen by others until the commit
+                taken.set()
+                commit.wait(10)
+        finally:
+            connection.close()
+
+    def another() -> None:
+        try:
+            limiter.acquire()
+        finally:
+            connection.close()
+
+    first, second = threading.Thread(target=in_a_transaction), threading.Thread(target=another)
+    first.start()
+    assert taken.wait(10)
+    second.start()
+    second.join(0.5)
+    waited = second.is_alive()
+    commit.set()
+    first.join(10)
+    second.join(10)
+
+    assert waited
+    assert clock.naps == [1.0]  # the second lost slot 3000 and took 3001
+    assert RateLimitSlot.objects.count() == 2
+
+
+def slot_rows(count: int, expires: datetime.datetime, prefix: str) -> list[RateLimitSlot]:
+    return [
+        RateLimitSlot(cache_key=f"{prefix}{n}", value="MQ==", expires=expires) for n in range(count)
+    ]
+
+
+@pytest.mark.django_db
+def test_a_full_table_culls_the_expired_slots_and_no_live_one() -> None:
+    now = timezone.now()
+    over = ratelimit.SLOT_TABLE_MAX_ENTRIES + 1
+    RateLimitSlot.objects.bulk_create(
+        slot_rows(over, now - datetime.timedelta(minutes=1), "expired:")
+        + slot_rows(over, now + datetime.timedelta(minutes=1), "live:")
+    )
+
+    RateLimiter(380).acquire()
+
+    assert not RateLimitSlot.objects.filter(cache_key__startswith="expired:").exists()
+    # Django's default culling would have dropped a third of them.
+    assert RateLimitSlot.objects.filter(cache_key__startswith="live:").count() == over
+    assert RateLimitSlot.objects.count() == over + 1
+
+
+class RecordingRouter:
+    """Sends everything to "default", noting the models it was asked about."""
+
+    def __init__(self) -> None:
+        self.models: set[type] = set()
+
+    def db_for_read(self, model: type, **hints: Any) -> str:
+        self.models.add(model)
+        return "default"
+
+    db_for_write = db_for_read
+
+
+@pytest.mark.django_db
+def test_routers_see_the_slots_as_the_model_migrate_made_the_table_for() -> None:
+    router = RecordingRouter()
+    limiter = RateLimiter(380)
+    with override_settings(DATABASE_ROUTERS=[router]):
+        limiter.acquire()
+        limiter.acquire()  # a slot taken: the look for the next is a read
+    assert router.models == {RateLimitSlot}
+
+
+# The database down while a slot is taken
+
+
+def failing(statements: tuple[str, ...]) -> Any:
+    """An execute wrapper under which ``statements`` on the slot table fail, as a
+    database that refuses writes, or is gone, makes them fail. It gives up after
+    a thousand, so that a limiter that keeps trying fails the test, not hangs it."""
+    table = RateLimitSlot._meta.db_table
+    failed: list[str] = []
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if table in sql and sql.lstrip().upper().startswith(statements):
+            failed.append(sql)
+            if len(failed) > 1000:
+                raise AssertionError("the limiter kept trying a store that refuses every write")
+            raise OperationalError("the database is read-only")
+        return execute(sql, params, many, context)
+
+    wrapper.failed = failed  # type: ignore[attr-defined]
+    return wrapper
+
+
+@pytest.mark.django_db
+def test_a_store_that_refuses_every_write_raises_after_a_few_tries() -> None:
+    refusing = failing(("INSERT", "UPDATE"))
+    with connection.execute_wrapper(refusing), pytest.raises(SlotRefused):
+        RateLimiter(380).acquire()
+    assert len(refusing.failed) == ratelimit.REFUSALS_TOLERATED + 1
+    assert not RateLimitSlot.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_database_that_does_not_answer_raises_its_own_error() -> None:
+    with connection.execute_wrapper(failing(("SELECT",))), pytest.raises(OperationalError):
+        RateLimiter(380).acquire()
+
+
+@pytest.mark.django_db
+def test_a_write_refused_once_is_tried_again_on_the_next_slot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock(now=3000.0)
+    monkeypatch.setattr(ratelimit, "time", clock)
+    refusing = failing(("INSERT",))
+
+    def refuse_once(*args: Any) -> Any:
+        if refusing.failed:
+            return args[0](*args[1:])
+        return refusing(*args)
+
+    with connection.execute_wrapper(refuse_once):
+        RateLimiter(61).acquire()  # a slot a second
+
+    # Slot 3000 refused; after a pause, 3001 taken and waited for.
+    assert len(clock.naps) == 2 and clock.naps[0] <= ratelimit.REFUSAL_PAUSE_SECONDS
+    assert sum(clock.naps) == pytest.approx(1.0)
+    assert list(RateLimitSlot.objects.values_list("cache_key", flat=True)) == [
+        f":1:{ratelimit.KEY_PREFIX}3001"
+    ]
+
+
+@pytest.mark.django_db
+def test_deliver_raises_and_sends_nothing_when_no_slot_can_be_taken() -> None:
+    sale = make_sale()
+    with (
+        firstpromoter(RATE_LIMIT=380),
+        responses.RequestsMock(),  # any call would fail the test: none is registered
+        connection.execute_wrapper(failing(("INSERT", "UPDATE"))),
+        pytest.raises(DatabaseError),
+    ):
+        delivery.deliver(Sale, sale.pk)
+    sale.refresh_from_db()
+    assert (sale.status, sale.attempts.count()) == (DeliveryStatus.SENDING, 0)
 
 
 # Delivery

@@ -63,9 +63,8 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# The shop and its worker are separate processes: FirstPromoter's rate limit is kept
-# in a cache they share. The database cache needs nothing more; Redis is faster.
-CACHES = {"default": env.cache("CACHE_URL", default="dbcache://shop_cache")}
+# No CACHES, as the README's settings: the shop and its worker, separate processes,
+# share FirstPromoter's rate limit through the database.
 
 USE_TZ = True
 TIME_ZONE = "UTC"

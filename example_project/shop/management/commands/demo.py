@@ -32,7 +32,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, port: int, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
-        call_command("createcachetable")
         self.add_demo_user()
         shop = (HOST, port)
         servers = [shop]
