@@ -61,7 +61,6 @@ def shop(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     env = {**environment(database, sandbox.url), "DJANGO_SUPERUSER_PASSWORD": ADMIN[1]}
     for command in (
         ["migrate", "--noinput"],
-        ["createcachetable"],
         ["createsuperuser", "--noinput", "--username", ADMIN[0], "--email", "admin@example.com"],
     ):
         subprocess.run([*MANAGE, *command], env=env, cwd=EXAMPLE, check=True, capture_output=True)
