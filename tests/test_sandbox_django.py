@@ -295,6 +295,35 @@ def test_the_management_command_runs_it_with_the_options_given():
         assert sale_at(url, 2, good).status_code == 404
 
 
+def ignore_sigint() -> None:
+    """What a non-interactive shell does to a job it puts in the background (``&``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_sandbox_in_the_background_stops_on_sigint_and_sigterm(signum):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "django_firstpromoter.sandbox", "--quiet", "--port", str(port)],
+        cwd=ROOT,
+        env=environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ignore_sigint,
+    )
+    try:
+        wait_until_answering(f"http://127.0.0.1:{port}", process)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=5)
+        assert process.returncode == 0, err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def test_the_sandbox_imports_no_django():
     code = (
         "import sys, django_firstpromoter.sandbox, django_firstpromoter.sandbox.cli;"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from django_firstpromoter.sandbox.faults import Faults, count, duration, rate
@@ -104,8 +106,32 @@ def serve(sandbox: Sandbox, out: Output) -> None:
     # Whoever started it (a script, a test) may be waiting for this line on a pipe.
     out.flush()
     # Ctrl-C is how it is meant to end: no traceback for it.
-    with contextlib.suppress(KeyboardInterrupt):
+    with contextlib.suppress(KeyboardInterrupt), interrupted_by_signals():
         sandbox.serve_forever()
+
+
+@contextlib.contextmanager
+def interrupted_by_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM interrupt the serving thread, the way Ctrl-C does.
+
+    Python leaves SIGINT ignored when it started ignored, as it does for a job a
+    non-interactive shell puts in the background (``... &``): without this, only
+    SIGKILL would stop such a sandbox. SIGTERM, what ``kill`` and service managers
+    send, would end it without closing the server. Signal handlers belong to the
+    main thread; elsewhere (a sandbox served from a thread) nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {
+        signum: signal.signal(signum, signal.default_int_handler)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
