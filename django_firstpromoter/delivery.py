@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -141,6 +141,27 @@ def release(records: list[TrackedEvent]) -> None:
         )
 
 
+def give_back(records: list[TrackedEvent]) -> None:
+    """``release`` claims that will not be sent now (a send failed, the worker stops),
+    logging instead of raising when even that fails (the database gone): those
+    records are then due again when their lease ends."""
+    for alias in {router.db_for_write(type(record)) for record in records}:
+        connection = connections[alias]
+        # The database may have restarted or killed this thread's connection since its
+        # last query: a fresh one can still give the claims back. A connection inside
+        # a caller's transaction is the caller's, and is left alone.
+        open_and_ours = connection.connection is not None and not connection.in_atomic_block
+        if open_and_ours and not connection.is_usable():
+            connection.close()
+    try:
+        release(records)
+    except Exception:
+        logger.exception(
+            "could not give back %s; due again when the lease ends",
+            ", ".join(f"{record._meta.verbose_name} {record.pk}" for record in records),
+        )
+
+
 def lease_left(record: TrackedEvent) -> float:
     """Seconds before another sender may take over ``record`` as claimed."""
     return (record.next_attempt_at - timezone.now()).total_seconds()
@@ -150,7 +171,8 @@ def deliver(model: type[TrackedEvent], pk: int, config: Config | None = None) ->
     """Send one record if it is due and nobody else is sending it; its new status, or None.
 
     A configuration error is raised before anything is claimed: it is never
-    turned into a failed attempt, and the record waits until it is fixed.
+    turned into a failed attempt, and the record waits until it is fixed. Any
+    other error is raised after the claim is given back (``send_claimed``).
     """
     config = config or get_config()
     record = claim(model, pk, config)
@@ -160,12 +182,23 @@ def deliver(model: type[TrackedEvent], pk: int, config: Config | None = None) ->
 
 
 def send_claimed(record: TrackedEvent, config: Config) -> str:
-    """Make the one HTTP call for a record this sender has claimed, and settle it."""
-    params = record.tracking_params(config.api_version)
-    limiter_for(config).acquire()
-    started_at = timezone.now()
-    answer = client.send(config, record.tracking_call, params)
-    return settle(record, record.attempt_count, answer, params, started_at, config)
+    """Make the one HTTP call for a record this sender has claimed, and settle it.
+
+    An error on the way (the limiter's cache down, the database gone, a bug) is
+    raised after the claim is given back, due at once and its attempt not counted:
+    any sender can then take the record straight away instead of after its lease.
+    If the call was made before the error, sending again is still safe:
+    FirstPromoter answers 409 to a known ``event_id``.
+    """
+    try:
+        params = record.tracking_params(config.api_version)
+        limiter_for(config).acquire()
+        started_at = timezone.now()
+        answer = client.send(config, record.tracking_call, params)
+        return settle(record, record.attempt_count, answer, params, started_at, config)
+    except Exception:
+        give_back([record])
+        raise
 
 
 def settle(
@@ -260,10 +293,20 @@ def settle(
     return status
 
 
-def deliver_each(model: type[TrackedEvent], pks: list[int], config: Config) -> Counter[str]:
+def deliver_each(
+    model: type[TrackedEvent],
+    pks: list[int],
+    config: Config,
+    results: Counter[str] | None = None,
+) -> Counter[str]:
     """``deliver`` each record in turn; how many ended in each status (records another
-    sender had, or that were not due, are not counted)."""
-    results: Counter[str] = Counter()
+    sender had, or that were not due, are not counted).
+
+    The first error stops it and is raised, the record's claim given back: the cause
+    (the limiter's cache or the database down) is likely to fail the rest too. Pass
+    ``results`` to keep what was sent before it.
+    """
+    results = Counter() if results is None else results
     for pk in pks:
         status = deliver(model, pk, config)
         if status is not None:
