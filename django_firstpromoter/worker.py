@@ -9,7 +9,14 @@ elsewhere each row is claimed by its sender right before it is sent.
 
 Stopping (``stop()``, which the command calls on SIGTERM and SIGINT) lets the
 sends in flight finish, gives back what was claimed and not yet sent, and
-leaves nothing ``sending``.
+leaves nothing ``sending``. No thread waits on the queue, another thread or a
+pause without a timeout, so a stop is seen within a fraction of a second, or once
+the send in flight is over (about two ``TIMEOUT``s at most).
+
+Any error, in a claim or a send (the database or the limiter's cache gone, a
+bug), is logged and its claim given back; a ``--loop`` worker then gives back
+what else it holds, pauses ``interval`` and goes on, so it outlives a restart of
+either. A cron run stops instead, gives back what it holds and raises the error.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from django.db import DatabaseError, connections, router
+from django.db import connections, router
 from django.utils import timezone
 
 from django_firstpromoter.conf import Config
@@ -30,8 +37,8 @@ from django_firstpromoter.delivery import (
     claim_batch,
     deliver,
     due,
+    give_back,
     lease_left,
-    release,
     send_claimed,
 )
 from django_firstpromoter.models import TRACKED_MODELS, TrackedEvent
@@ -53,9 +60,10 @@ class Worker:
     """Send due records of every kind in ``models``, ``threads`` at a time.
 
     With ``loop`` it polls every ``interval`` seconds until ``stop()``; without, it
-    sends what was due when it started (at most ``limit``) and returns. A database
-    error in a loop is logged and retried after ``interval``: a worker outlives a
-    database restart.
+    sends what was due when it started (at most ``limit``) and returns. An error in
+    a loop is logged and the worker goes on after ``interval``: it outlives a
+    restart of the database or of the limiter's cache. A run without ``loop``
+    raises it, after giving back what it had claimed.
     """
 
     def __init__(
@@ -83,6 +91,8 @@ class Worker:
         self._remaining = limit
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._resume_at = 0.0
+        self._error: Exception | None = None
         self._started_at: datetime.datetime | None = None
         self._batch_claims = all(
             connections[router.db_for_write(model)].features.has_select_for_update_skip_locked
@@ -111,21 +121,25 @@ class Worker:
         else:
             self._run_with_senders()
         self._report()
+        if self._error is not None:
+            raise self._error
         return self.results
 
     def _run_alone(self) -> None:
         while jobs := self._next_jobs(BATCH_SIZE):
             for index, job in enumerate(jobs):
-                if self.stopping:
+                if self._holding_back():
                     self._drop(jobs[index:])
-                    return
+                    break
                 self._send(job)
 
     def _run_with_senders(self) -> None:
         # A short queue: records wait for a free sender, not for their lease to run out.
-        jobs: queue.Queue[Job | None] = queue.Queue(maxsize=self.threads)
+        jobs: queue.Queue[Job] = queue.Queue(maxsize=self.threads)
+        claiming = threading.Event()
+        claiming.set()
         senders = [
-            threading.Thread(target=self._sender, args=(jobs,), name=f"firstpromoter-{n}")
+            threading.Thread(target=self._sender, args=(jobs, claiming), name=f"firstpromoter-{n}")
             for n in range(self.threads)
         ]
         for sender in senders:
@@ -137,16 +151,18 @@ class Worker:
                         self._drop(batch[index:])
                         break
         finally:
-            for _ in senders:
-                jobs.put(None)
+            claiming.clear()
             # join() with a timeout, so that this thread still runs signal handlers.
             while any(sender.is_alive() for sender in senders):
                 for sender in senders:
                     sender.join(timeout=0.2)
+            # Nothing is left unless a sender died of something other than an Exception.
+            self._drop(drain(jobs))
 
-    def _hand_over(self, jobs: queue.Queue[Job | None], job: Job) -> bool:
-        """Queue ``job`` for a sender; False if the worker was stopped meanwhile."""
-        while not self.stopping:
+    def _hand_over(self, jobs: queue.Queue[Job], job: Job) -> bool:
+        """Queue ``job`` for a sender; False if the worker was stopped meanwhile, or an
+        error made it pause."""
+        while not self._holding_back():
             try:
                 jobs.put(job, timeout=0.2)
                 return True
@@ -154,10 +170,16 @@ class Worker:
                 continue
         return False
 
-    def _sender(self, jobs: queue.Queue[Job | None]) -> None:
+    def _sender(self, jobs: queue.Queue[Job], claiming: threading.Event) -> None:
+        """Send what the main thread hands over until it stops claiming and the queue is
+        empty. Never waits without a timeout, and never dies of an error in a send."""
         try:
-            while (job := jobs.get()) is not None:
-                if self.stopping:
+            while claiming.is_set() or not jobs.empty():
+                try:
+                    job = jobs.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if self._holding_back():
                     self._drop([job])
                 else:
                     self._send(job)
@@ -165,19 +187,26 @@ class Worker:
             # A thread's connections are its own: closing them is its job.
             connections.close_all()
 
+    def _holding_back(self) -> bool:
+        """Whether to give back what this worker holds instead of sending it: it is
+        stopping, or pausing after an error."""
+        return self.stopping or time.monotonic() < self._resume_at
+
     def _next_jobs(self, size: int) -> list[Job]:
         """The next records to send, waiting for some with ``loop``; [] when done."""
         while not self.stopping:
+            if (wait := self._resume_at - time.monotonic()) > 0:
+                self.pause(wait)
+                continue
             if time.monotonic() - self._reported_at >= REPORT_SECONDS:
                 self._report()
             wanted = self._take(size)
             try:
                 jobs = self._claim(wanted) if wanted else []
-            except DatabaseError:
-                if not self.loop:
-                    raise
-                logger.exception("database error while delivering; trying again shortly")
-                jobs = []
+            except Exception as error:
+                self._give_back(wanted)
+                self._failed(error, "claiming")
+                continue
             self._give_back(wanted - len(jobs))
             if jobs:
                 return jobs
@@ -214,22 +243,46 @@ class Worker:
             # A send takes at most about two TIMEOUTs (connect, then read); one that
             # could outlast its lease might be sent twice at once.
             elif lease_left(job) < 2 * self.config.timeout + 1:
-                release([job])
+                give_back([job])
                 status = None
             else:
                 status = send_claimed(job, self.config)
-        except DatabaseError:
-            # The record stays claimed until its lease ends, then is due again.
-            logger.exception("database error while sending %s", job)
-            refresh_connections()
+        except Exception as error:
+            # send_claimed and deliver have given the claim back already.
+            self._give_back(1)
+            self._failed(error, f"sending {describe(job)}")
             return
         if status is None:
             self._give_back(1)
         else:
             self._count(status)
 
+    def _failed(self, error: Exception, doing: str) -> None:
+        """After an error in this thread: in a loop, log it and make the whole worker
+        pause for ``interval``, since whatever broke (the database, the limiter's
+        cache) would most likely fail the next send too; in a cron run, stop it and
+        have ``run()`` raise the first error."""
+        # The error may have broken this thread's connection; the next query needs a
+        # fresh one.
+        refresh_connections()
+        if self.loop:
+            logger.error(
+                "error while %s; trying again in %s s", doing, self.interval, exc_info=error
+            )
+            self._resume_at = time.monotonic() + self.interval
+            return
+        with self._lock:
+            first, self._error = self._error is None, self._error or error
+        if not first:
+            logger.error("error while %s", doing, exc_info=error)
+        self.stop()
+
     def _drop(self, jobs: list[Job]) -> None:
-        release([job for job in jobs if not isinstance(job, tuple)])
+        """Give back jobs that will not be sent now, claimed or not."""
+        self._give_back(len(jobs))
+        claimed = [job for job in jobs if not isinstance(job, tuple)]
+        if claimed:
+            give_back(claimed)
 
     def _take(self, wanted: int) -> int:
         """How many records the next claim may take: ``wanted``, or fewer under a limit."""
@@ -260,6 +313,22 @@ class Worker:
         self._reported_at = time.monotonic()
         if sent and self.on_sent is not None:
             self.on_sent(sent)
+
+
+def describe(job: Job) -> str:
+    """The job as a log line names it: ``sale 12``."""
+    model, pk = job if isinstance(job, tuple) else (type(job), job.pk)
+    return f"{model._meta.verbose_name} {pk}"
+
+
+def drain(jobs: queue.Queue[Job]) -> list[Job]:
+    """What is left in ``jobs``, without waiting."""
+    left = []
+    while True:
+        try:
+            left.append(jobs.get_nowait())
+        except queue.Empty:
+            return left
 
 
 def refresh_connections() -> None:

@@ -184,11 +184,21 @@ def test_a_cron_run_does_not_resend_what_fell_due_again_during_it(
     assert len(mocked.calls) == 1
 
 
-def test_a_loop_outlives_a_database_error(
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError("server closed the connection unexpectedly"),
+        # Not only the database fails a claim: a bug, say.
+        RuntimeError("not a database error"),
+    ],
+    ids=["database", "other"],
+)
+def test_a_loop_outlives_an_error_in_a_claim(
     monkeypatch: pytest.MonkeyPatch,
     mocked: responses.RequestsMock,
     answers: list[Any],
     caplog: pytest.LogCaptureFixture,
+    error: Exception,
 ) -> None:
     make_sales(1)
     running = Worker(get_config(), loop=True, interval=0.01)
@@ -198,7 +208,7 @@ def test_a_loop_outlives_a_database_error(
     def flaky_claim(self: Worker, size: int) -> Any:
         passes.append(1)
         if len(passes) == 1:
-            raise OperationalError("server closed the connection unexpectedly")
+            raise error
         if len(passes) == 3:
             self.stop()
         return claim(self, size)
@@ -206,7 +216,7 @@ def test_a_loop_outlives_a_database_error(
     monkeypatch.setattr(Worker, "_claim", flaky_claim)
 
     assert running.run() == {DeliveryStatus.TRACKED: 1}
-    assert "database error while delivering" in caplog.text
+    assert "error while claiming" in caplog.text
 
 
 def test_a_database_error_does_not_raise_the_limit(
