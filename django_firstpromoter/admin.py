@@ -7,6 +7,7 @@ a promoter called ``<script>`` is shown, never run.
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
@@ -52,6 +53,8 @@ BADGE_COLOURS: dict[str, str] = {
     DeliveryStatus.FAILED: "#db2828",
     DeliveryStatus.IGNORED: "#a0a0a0",
 }
+logger = logging.getLogger("django_firstpromoter")
+
 RETRYABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.IGNORED)
 IGNORABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
 
@@ -242,11 +245,26 @@ class DeliveryAdmin(admin.ModelAdmin):
         chosen = list(queryset.values_list("pk", "status"))
         retry = [pk for pk, status in chosen if status in RETRYABLE]
         left = len(chosen) - len(retry)
+        results: Counter[str] = Counter()
         now = timezone.now()
-        self.model._default_manager.filter(pk__in=retry, status__in=RETRYABLE).update(
-            status=DeliveryStatus.PENDING, next_attempt_at=now, updated_at=now
-        )
-        results = deliver_each(self.model, retry, config)
+        try:
+            self.model._default_manager.filter(pk__in=retry, status__in=RETRYABLE).update(
+                status=DeliveryStatus.PENDING, next_attempt_at=now, updated_at=now
+            )
+            deliver_each(self.model, retry, config, results)
+        except Exception as exc:
+            # The limiter's cache or the database down, say: the operator is told what
+            # happened instead of shown a server error. What was not sent is due.
+            logger.exception("Retry now stopped by an error")
+            text = _(
+                "%(sent)s Then sending stopped: %(error)s. The rest are due: the worker "
+                "sends them when it can."
+            ) % {
+                "sent": retry_message(self.model._meta, results, left),
+                "error": str(exc).rstrip("."),
+            }
+            self.message_user(request, text, messages.ERROR)
+            return
         self.message_user(request, retry_message(self.model._meta, results, left), messages.SUCCESS)
 
     @admin.action(description=_("Don't send"), permissions=["change"])
