@@ -49,7 +49,7 @@ class Command(BaseCommand):
             "--interval",
             type=positive(float),
             default=5.0,
-            help="Seconds to wait with --loop when nothing is due.",
+            help="Seconds to wait with --loop when nothing is due, or after an error.",
         )
         parser.add_argument(
             "--threads",
