@@ -1,24 +1,30 @@
 """What a sender does when something under it breaks: the limiter's cache (Redis) or
-the database goes away, or the worker is stopped at a bad moment.
+the database goes away, or the worker is stopped or killed at a bad moment.
 
-In one process with fakes (a limiter whose cache is down), on any database.
+First in one process with fakes (a limiter whose cache is down), on any database;
+then with real worker processes, a real Redis, real PostgreSQL and real HTTP to the
+sandbox, on PostgreSQL only.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import signal
+import socket
+import subprocess
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 import responses
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.test import Client
 from django.utils import timezone
 from pytest_django.asserts import assertContains
@@ -26,9 +32,12 @@ from pytest_django.asserts import assertContains
 from django_firstpromoter import delivery
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.models import Sale
+from django_firstpromoter.sandbox import Sandbox
+from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.statuses import DeliveryStatus
 from django_firstpromoter.worker import Worker
 from tests.conftest import V2_URL, success_body
+from tests.workers import start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -223,3 +232,299 @@ def test_retry_now_reports_an_error_instead_of_failing_the_page(
     pending.refresh_from_db()
     assert (failed.status, failed.attempt_count) == (DeliveryStatus.PENDING, 3)
     assert (pending.status, pending.attempt_count) == (DeliveryStatus.PENDING, 0)
+
+
+# Real worker processes, Redis, PostgreSQL and HTTP.
+
+postgresql_only = pytest.mark.skipif(
+    "connection.vendor != 'postgresql'",
+    reason="worker processes share the test database on PostgreSQL (DATABASE_URL=postgres://...)",
+)
+STOP_SECONDS = 15
+"""How long a worker may take to exit after SIGTERM, whatever it was doing."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, on a port of its own, to kill and start again
+    on the same port: the limiter's cache going away under running workers."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What points a worker process's cache, and so its limiter, at this Redis."""
+        return {"CACHE_URL": f"redis://127.0.0.1:{self.port}/0"}
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no"),
+            ],
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        client = redis.Redis(port=self.port, socket_timeout=1)
+        wait_for(lambda: answers_ping(client), 10, "redis-server to answer")
+
+    def kill(self) -> None:
+        """``kill -9``: no goodbye to its clients."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+def answers_ping(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.exceptions.ConnectionError:
+        return False
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+class Workers:
+    """``firstpromoter_deliver --loop`` processes a test starts; any still running at the
+    end of the test is killed, so that a failing test leaves none behind."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.started: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(
+        self, settings: dict[str, Any], *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        log = self.tmp_path / f"worker-{len(self.started)}.log"
+        process = start_worker(settings, log, "--interval", "0.5", *args, env=env)
+        self.started.append((process, log))
+        return process
+
+    def running(self) -> list[subprocess.Popen[bytes]]:
+        return [process for process, _ in self.started if process.poll() is None]
+
+    def logs(self) -> str:
+        return "\n".join(f"{log.name}:\n{log.read_text()[-3000:]}" for _, log in self.started)
+
+    def terminate(self) -> list[int | None]:
+        """SIGTERM to every worker still running; each one's exit code, or None for one
+        that was still running ``STOP_SECONDS`` later."""
+        running = self.running()
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_SECONDS
+        codes: list[int | None] = []
+        for process in running:
+            try:
+                codes.append(process.wait(timeout=max(deadline - time.monotonic(), 0.1)))
+            except subprocess.TimeoutExpired:
+                codes.append(None)
+        return codes
+
+    def kill_all(self) -> None:
+        for process in self.running():
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Workers]:
+    started = Workers(tmp_path)
+    try:
+        yield started
+    finally:
+        started.kill_all()
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {seconds} s for {what}")
+        time.sleep(0.05)
+
+
+def called(sandbox: Sandbox, times: int) -> Callable[[], bool]:
+    """Whether the sandbox has been called ``times`` times yet."""
+    return lambda: len(sandbox.requests) >= times
+
+
+def drained() -> bool:
+    return not Sale.objects.exclude(status=DeliveryStatus.TRACKED).exists()
+
+
+def counted(sandbox: Sandbox) -> Counter[str]:
+    """How many times FirstPromoter (the sandbox) counted each sale."""
+    return Counter(event.event_id for event in sandbox.sales)
+
+
+def each_once(count: int) -> Counter[str]:
+    return Counter({f"evt-{n:03}": 1 for n in range(count)})
+
+
+def terminate_other_connections() -> int:
+    """Kill every other connection to the test database, as a failover or an
+    administrator does; how many there were."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return len(cursor.fetchall())
+
+
+def other_connections() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        (count,) = cursor.fetchone() or (0,)
+        return int(count)
+
+
+def worker_settings(sandbox: Sandbox, **changes: Any) -> dict[str, Any]:
+    """A short TIMEOUT, so a lease is the shortest there is (30 s)."""
+    return {"BASE_URL": sandbox.base_url(2), "DELIVERY": "worker", "TIMEOUT": 2, **changes}
+
+
+LIMITED_THROUGH_REDIS = {"RATE_LIMIT": 600, "RATE_LIMIT_CACHE": "default"}
+"""A limit the workers share through their cache (``CACHE_URL``, the test's Redis):
+600 calls a minute, one every 0.1 s, so that a backlog of a few dozen sales takes a
+few seconds to drain and the limiter is asked before every call."""
+
+
+@postgresql_only
+@one_or_two_threads
+@pytest.mark.timeout(120)
+def test_a_worker_outlives_its_limiters_redis_killed_and_restarted(
+    threads: int, private_redis: PrivateRedis, workers: Workers
+) -> None:
+    make_sales(50)
+    with Sandbox() as sandbox:
+        settings = worker_settings(sandbox, **LIMITED_THROUGH_REDIS)
+        worker = workers.start(settings, "--threads", str(threads), env=private_redis.env)
+        wait_for(called(sandbox, 10), 30, "the drain to start")
+        private_redis.kill()
+        time.sleep(0.5)
+        sent_when_down = len(sandbox.requests)
+        time.sleep(2.5)
+        # No slot can be had without the cache, so no call goes out, and the worker waits.
+        assert len(sandbox.requests) == sent_when_down
+        assert worker.poll() is None, workers.logs()
+        assert not drained()
+        private_redis.start()
+        restarted = time.monotonic()
+        wait_for(drained, 60, "the backlog to drain after Redis came back")
+        # Nothing waited for its lease (30 s) to end: what failed was given back.
+        assert time.monotonic() - restarted < 20
+        exit_codes = workers.terminate()
+        assert counted(sandbox) == each_once(50)
+
+    assert exit_codes == [0], workers.logs()
+    assert "redis.exceptions.ConnectionError" in workers.logs()
+
+
+@postgresql_only
+@pytest.mark.timeout(120)
+def test_workers_outlive_their_database_connections_killed_mid_drain(
+    workers: Workers,
+) -> None:
+    make_sales(120)
+    with Sandbox(faults=Faults(latency_ms=100)) as sandbox:
+        settings = worker_settings(sandbox)
+        workers.start(settings, "--threads", "1")
+        workers.start(settings, "--threads", "2")
+        killed = 0
+        for requests_seen in (15, 45, 75):
+            wait_for(called(sandbox, requests_seen), 30, "the drain to go on")
+            killed += terminate_other_connections()
+        last_killed = time.monotonic()
+        wait_for(drained, 60, "the backlog to drain")
+        # What a killed connection could not settle was given back at once, not left
+        # sending until its lease (30 s) ended.
+        assert time.monotonic() - last_killed < 20
+        assert len(workers.running()) == 2, workers.logs()
+        exit_codes = workers.terminate()
+        assert counted(sandbox) == each_once(120)
+
+    assert killed >= 6
+    assert exit_codes == [0, 0], workers.logs()
+    assert "terminating connection due to administrator command" in workers.logs()
+
+
+@postgresql_only
+@pytest.mark.timeout(120)
+def test_a_worker_killed_mid_send_is_replaced_and_its_claims_recovered_after_the_lease(
+    workers: Workers,
+) -> None:
+    make_sales(30)
+    with Sandbox(faults=Faults(latency_ms=300)) as sandbox:
+        settings = worker_settings(sandbox)
+        killed = workers.start(settings, "--threads", "2")
+        wait_for(called(sandbox, 6), 30, "the drain to start")
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        left_sending = Sale.objects.filter(status=DeliveryStatus.SENDING).count()
+        workers.start(settings, "--threads", "2")
+        wait_for(drained, 60, "the replacement to drain the backlog")
+        exit_codes = workers.terminate()
+        assert counted(sandbox) == each_once(30)
+
+    assert left_sending > 0
+    assert exit_codes == [0], workers.logs()
+
+
+MOMENTS = ["idle", "mid-drain", "cache down", "database connections killed"]
+
+
+@postgresql_only
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_sigterm_stops_workers_at_once_and_holding_nothing_whatever_they_do(
+    moment: str, private_redis: PrivateRedis, workers: Workers
+) -> None:
+    if moment != "idle":
+        make_sales(40)
+    with Sandbox(faults=Faults(latency_ms=50)) as sandbox:
+        settings = worker_settings(sandbox, **LIMITED_THROUGH_REDIS)
+        for threads in ("1", "2"):
+            workers.start(settings, "--threads", threads, env=private_redis.env)
+        if moment == "idle":
+            wait_for(lambda: other_connections() >= 2, 30, "both workers to poll")
+        else:
+            wait_for(called(sandbox, 5), 30, "the drain to start")
+        if moment == "cache down":
+            private_redis.kill()
+            time.sleep(1.5)
+        elif moment == "database connections killed":
+            assert terminate_other_connections() >= 2
+        exit_codes = workers.terminate()
+        seen = counted(sandbox)
+
+    assert set(seen.values()) <= {1}
+    # A sale counted whose answer could not be settled (its connection killed) was given
+    # back: it is pending, to be sent again and answered 409.
+    tracked = Sale.objects.filter(status=DeliveryStatus.TRACKED).values_list("event_id", flat=True)
+    assert set(tracked) <= set(seen)
+    assert exit_codes == [0, 0], workers.logs()
+    assert not Sale.objects.filter(status=DeliveryStatus.SENDING).exists()
+    assert set(Sale.objects.filter(status="pending").values_list("attempt_count", flat=True)) <= {0}
