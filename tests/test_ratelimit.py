@@ -488,7 +488,12 @@ def test_deliver_raises_and_sends_nothing_when_no_slot_can_be_taken() -> None:
     ):
         delivery.deliver(Sale, sale.pk)
     sale.refresh_from_db()
-    assert (sale.status, sale.attempts.count()) == (DeliveryStatus.SENDING, 0)
+    # Given back, due at once with no attempt counted: any sender may take it now.
+    assert (sale.status, sale.attempt_count, sale.attempts.count()) == (
+        DeliveryStatus.PENDING,
+        0,
+        0,
+    )
 
 
 # Delivery
