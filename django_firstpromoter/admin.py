@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from django_firstpromoter.conf import get_config
-from django_firstpromoter.delivery import deliver_each
+from django_firstpromoter.delivery import deliver_each, settled_attempts
 from django_firstpromoter.models import (
     Attempt,
     Cancellation,
@@ -249,7 +249,10 @@ class DeliveryAdmin(admin.ModelAdmin):
         now = timezone.now()
         try:
             self.model._default_manager.filter(pk__in=retry, status__in=RETRYABLE).update(
-                status=DeliveryStatus.PENDING, next_attempt_at=now, updated_at=now
+                status=DeliveryStatus.PENDING,
+                next_attempt_at=now,
+                updated_at=now,
+                attempt_count=settled_attempts(self.model),
             )
             deliver_each(self.model, retry, config, results)
         except Exception as exc:

@@ -20,7 +20,8 @@ from dataclasses import replace
 from typing import Any
 
 from django.db import DatabaseError, connections, router, transaction
-from django.db.models import F
+from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from django_firstpromoter import client
@@ -120,8 +121,9 @@ def claim_batch(
     return [claimed[pk] for pk in pks]
 
 
-def release(records: list[TrackedEvent]) -> None:
-    """Give claimed records back unsent, due at once and with their attempt not counted.
+def release(records: list[TrackedEvent], *, counted: bool = False) -> None:
+    """Give claimed records back, due at once, with their attempt not counted (unsent),
+    or ``counted`` (the call may have been made).
 
     Only a claim that is still this sender's is given back: once its lease is
     over, another sender may hold the record, and its claim is left alone.
@@ -136,12 +138,12 @@ def release(records: list[TrackedEvent]) -> None:
         ).update(
             status=DeliveryStatus.PENDING,
             next_attempt_at=now,
-            attempt_count=F("attempt_count") - 1,
+            attempt_count=F("attempt_count") - (0 if counted else 1),
             updated_at=now,
         )
 
 
-def give_back(records: list[TrackedEvent]) -> None:
+def give_back(records: list[TrackedEvent], *, counted: bool = False) -> None:
     """``release`` claims that will not be sent now (a send failed, the worker stops),
     logging instead of raising when even that fails (the database gone): those
     records are then due again when their lease ends."""
@@ -154,7 +156,7 @@ def give_back(records: list[TrackedEvent]) -> None:
         if open_and_ours and not connection.is_usable():
             connection.close()
     try:
-        release(records)
+        release(records, counted=counted)
     except Exception:
         logger.exception(
             "could not give back %s; due again when the lease ends",
@@ -185,20 +187,74 @@ def send_claimed(record: TrackedEvent, config: Config) -> str:
     """Make the one HTTP call for a record this sender has claimed, and settle it.
 
     An error on the way (the limiter's cache down, the database gone, a bug) is
-    raised after the claim is given back, due at once and its attempt not counted:
-    any sender can then take the record straight away instead of after its lease.
-    If the call was made before the error, sending again is still safe:
-    FirstPromoter answers 409 to a known ``event_id``.
+    raised after the claim is given back, due at once: any sender can then take the
+    record straight away instead of after its lease. Before the call the attempt is
+    not counted, so an outage spends none; from the call on it is, since the call
+    may have been made (sending again is safe: FirstPromoter answers 409 to a known
+    ``event_id``), and so a record whose sends always fail still ends ``failed``
+    (``give_up``).
     """
+    unsettled = unsettled_claims(record, config)
+    if unsettled > config.max_attempts:
+        return give_up(record, unsettled - 1)
+    try:
+        limiter_for(config).acquire()
+    except Exception:
+        give_back([record])
+        raise
     try:
         params = record.tracking_params(config.api_version)
-        limiter_for(config).acquire()
         started_at = timezone.now()
         answer = client.send(config, record.tracking_call, params)
         return settle(record, record.attempt_count, answer, params, started_at, config)
     except Exception:
-        give_back([record])
+        give_back([record], counted=True)
         raise
+
+
+def unsettled_claims(record: TrackedEvent, config: Config) -> int:
+    """How many of the record's counted attempts, this one included, left no attempt
+    row: a sender killed mid-send, or an error after the call. Counted only past
+    ``MAX_ATTEMPTS``, where it matters, so an ordinary send makes no extra query;
+    "Retry now" on a failed record leaves just one."""
+    if record.attempt_count <= config.max_attempts:
+        return 0
+    return record.attempt_count - record.attempts.count()  # type: ignore[attr-defined]
+
+
+def settled_attempts(model: type[TrackedEvent]) -> Coalesce:
+    """A record's attempt rows counted, for an UPDATE: what "Retry now" sets
+    ``attempt_count`` to, forgetting the claims that never settled, so that a person's
+    retry always makes its call (``unsettled_claims`` counts those claims)."""
+    relation = model._meta.get_field("attempts")  # type: ignore[misc]
+    link = relation.field.name
+    rows = (
+        relation.related_model._default_manager.filter(**{link: OuterRef("pk")})
+        .order_by()
+        .values(link)
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Coalesce(Subquery(rows), 0)
+
+
+def give_up(record: TrackedEvent, unsettled: int) -> str:
+    """End a record whose last ``unsettled`` claims, more than ``MAX_ATTEMPTS``, could
+    not be settled: sent again, it would fail the same way for ever."""
+    now = timezone.now()
+    error = f"gave up: {unsettled} attempts ended without their answer settled"
+    won = (
+        type(record)
+        ._default_manager.filter(
+            pk=record.pk, status=DeliveryStatus.SENDING, attempt_count=record.attempt_count
+        )
+        .update(status=DeliveryStatus.FAILED, last_error=error, next_attempt_at=now, updated_at=now)
+    )
+    if not won:
+        return type(record)._default_manager.values_list("status", flat=True).get(pk=record.pk)
+    logger.error("%s %s: %s", record._meta.verbose_name, record.pk, error)
+    _notify(record, DeliveryStatus.FAILED)
+    return DeliveryStatus.FAILED
 
 
 def settle(

@@ -218,13 +218,13 @@ def full_clean(record: TrackedEvent) -> None:
     """The model's own checks (lengths, ranges), then what its checks leave to the
     database (``storable_problems``), so that the one ``INSERT`` cannot fail on any
     database; raises ``ValidationError`` keyed by field."""
+    errors: Errors = {name: [problem] for name, problem in storable_problems(record)}
     try:
-        record.full_clean(validate_unique=False, exclude=["api_version"])
-        errors: Errors = {}
+        # Not the fields found wrong already: Django's own checks would raise
+        # OverflowError, not ValidationError, on an infinite count, for one.
+        record.full_clean(validate_unique=False, exclude=["api_version", *errors])
     except ValidationError as exc:
-        errors = exc.message_dict
-    for name, problem in storable_problems(record):
-        errors.setdefault(name, [problem])
+        errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
 
@@ -242,6 +242,9 @@ def storable_problems(record: models.Model) -> list[tuple[str, str]]:
             value = field.to_python(getattr(record, field.attname))
         except ValidationError as exc:
             problems.append((field.name, " ".join(exc.messages)))
+            continue
+        except (TypeError, ValueError, OverflowError):  # int(float("inf")), say
+            problems.append((field.name, f"{field.name} is not a value its column can hold."))
             continue
         problem: str | None = None
         if value is None and isinstance(field, models.CharField) and not field.null:

@@ -370,3 +370,38 @@ def test_rewards_without_an_id_are_kept_and_known_ones_updated(mocked):
     assert deliver(sale) == DeliveryStatus.TRACKED
     rewards = set(sale.rewards.values_list("firstpromoter_id", "amount"))
     assert rewards == {(None, 100), (7, 300)}
+
+
+@pytest.mark.parametrize("breaks", ["settle", "tracking_params"])
+def test_a_sale_whose_sends_always_fail_ends_failed_within_max_attempts(
+    mocked, monkeypatch, breaks
+):
+    """An error from the call on (a bug, an answer no code path settles) gives the
+    claim back counted, so the sale cannot be sent for ever: past MAX_ATTEMPTS
+    unsettled claims it is failed, with no further call."""
+    mocked.add(mocked.POST, "https://api.firstpromoter.com/api/v2/track/sale", json={})
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    target = delivery if breaks == "settle" else Sale
+    monkeypatch.setattr(target, breaks, crash)
+    sale = make_sale()
+    failed = []
+
+    def on_failed(sender, sale, **kwargs):
+        failed.append(sale.pk)
+
+    signals.sale_failed.connect(on_failed)
+    try:
+        with firstpromoter(MAX_ATTEMPTS=3):
+            for _ in range(3):
+                with pytest.raises(RuntimeError):
+                    deliver(sale)
+                assert sale.status == DeliveryStatus.PENDING  # given back, due at once
+            assert deliver(sale) == DeliveryStatus.FAILED
+    finally:
+        signals.sale_failed.disconnect(on_failed)
+    assert failed == [sale.pk]
+    assert "gave up: 3 attempts" in sale.last_error
+    assert len(mocked.calls) == (3 if breaks == "settle" else 0)
