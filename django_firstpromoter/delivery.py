@@ -117,7 +117,9 @@ def claim_batch(
             attempt_count=F("attempt_count") + 1,
             updated_at=now,
         )
-    claimed = manager.in_bulk(pks)
+        # Read in the claim's transaction: a connection lost before this read would
+        # otherwise leave claims nobody knows of, sending until their lease ends.
+        claimed = manager.in_bulk(pks)
     return [claimed[pk] for pk in pks]
 
 
