@@ -35,8 +35,8 @@ sender then sleeps until that slot, without polling. A slot that is over before
 its sender gets to go (a slow cache, a late wake-up) is left unused and another
 taken, since a call made late would fall in the next slot's time. On the
 database an ``add`` is a ``COUNT(*)``, then a ``SELECT`` and an ``INSERT`` in a
-transaction: about 2.5 times Redis's cost, 1.5 ms against 0.6 on PostgreSQL
-(``python -m bench --sections ratelimit``), under 1 % of the default's slot.
+transaction: about 2.5 times Redis's cost, 2.2 ms against 0.85 on PostgreSQL
+(``python -m bench --sections ratelimit``), under 2.5 % of the default's slot.
 
 The database's slots are written in the sender's transaction, if it is in one:
 others do not see them before it commits. On PostgreSQL another sender that
