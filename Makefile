@@ -7,36 +7,43 @@ STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint typecheck install demo bench clean
+.PHONY: test lint typecheck install package demo bench clean
 
+# The tools come from pyproject's dependency groups (PEP 735), which pip reads since 25.1.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]' '$(DJANGO)'
+	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
+	$(BIN)/python -m pip install --quiet --group test --group lint hatchling '$(DJANGO)' requests
 	touch $(STAMP)
 
-install: $(STAMP)
+# The tests import the package as a user's project would: built by the wheel's own
+# rules and installed, never from src/. A file the wheel leaves out fails them.
+package: $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --force-reinstall .
+
+install: package
 
 # The demo needs only the app and django-environ: a newcomer waits for less.
 $(DEMO_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[example]' '$(DJANGO)'
+	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
+	$(BIN)/python -m pip install --quiet --group example hatchling '$(DJANGO)' requests
 	touch $(DEMO_STAMP)
 
-$(BENCH_STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]' '$(DJANGO)'
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --group bench
 	touch $(BENCH_STAMP)
 
 # The published numbers (bench/results.json, docs/checkout.png); BENCH_ARGS=--small
 # for a smoke run that writes to build/ instead.
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) package
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 example_project/.env:
 	cp example_project/.env.example example_project/.env
 
 demo: $(DEMO_STAMP) example_project/.env
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --force-reinstall .
 	cd example_project && exec $(abspath $(BIN))/python manage.py demo
 
 lint: $(STAMP)
@@ -44,9 +51,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy django_firstpromoter tests bench
+	$(BIN)/mypy src tests bench
 
-test: lint typecheck
+test: lint typecheck package
 	$(BIN)/python -m django --version
 	# coverage starts before pytest, so the package imported by our pytest plugin is counted.
 	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
