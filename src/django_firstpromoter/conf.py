@@ -7,18 +7,21 @@ per-test settings work, the way django-anymail reads ``ANYMAIL``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core import checks
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
 
-DEFAULT_BASE_URLS = {
-    2: "https://api.firstpromoter.com/api/v2/track",
-    1: "https://firstpromoter.com/api/v1/track",
-}
-API_VERSIONS = tuple(DEFAULT_BASE_URLS)
+from django_firstpromoter.protocol import API_VERSIONS, DEFAULT_BASE_URLS
+
 DELIVERY_MODES = ("on_commit", "worker", "task")
 # FirstPromoter allows v2 400 calls a minute per account, counting the account's
 # other API calls too; 380 leaves them room. v1 is not limited by default.
@@ -46,12 +49,20 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_SECRET": "",
 }
 
-
 NUMBERS = ("TIMEOUT", "MAX_ATTEMPTS", "RETRY_BACKOFF")
+CREDENTIAL = re.compile(r"[\x21-\x7e]+")
+
+
+def is_unset(value: Any) -> bool:
+    return value in ("", None)
 
 
 def is_positive_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def is_api_version(value: Any) -> bool:
+    return value in API_VERSIONS and not isinstance(value, bool)
 
 
 def rate_limit_setting(raw: dict[str, Any]) -> Any:
@@ -59,8 +70,7 @@ def rate_limit_setting(raw: dict[str, Any]) -> Any:
     if raw["RATE_LIMIT"] is not PER_API_VERSION:
         return raw["RATE_LIMIT"]
     version = raw["API_VERSION"]
-    known = version in API_VERSIONS and not isinstance(version, bool)
-    return DEFAULT_RATE_LIMITS[version] if known else None
+    return DEFAULT_RATE_LIMITS[version] if is_api_version(version) else None
 
 
 def is_rate_limit(value: Any) -> bool:
@@ -83,13 +93,6 @@ def is_webhook_secret(value: Any) -> bool:
     return isinstance(value, str) and re.fullmatch(r"[\x21-\x7e]{16,}", value) is not None
 
 
-CREDENTIAL = re.compile(r"[\x21-\x7e]+")
-
-
-def is_unset(value: Any) -> bool:
-    return value in ("", None)
-
-
 def credential_problem(value: Any) -> str | None:
     """Why an ``API_KEY`` or ``ACCOUNT_ID`` cannot be sent, or None (also when it is
     unset, which is a problem of its own); never quoting it: it is a credential.
@@ -109,6 +112,250 @@ def credential_problem(value: Any) -> str | None:
             "character such as a newline, or one outside ASCII."
         )
     return None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One thing the ``FIRSTPROMOTER`` dict must be, as ``manage.py check`` reports it
+    (``id``, ``level``, the message ``find`` gives, ``hint``) and, where ``sends`` says
+    so, as ``get_config`` refuses it: nothing can be sent while it is broken. The
+    rules that need the app registry (a model, a callable, the URLconf, the tasks
+    backend) are in ``checks``."""
+
+    id: str
+    key: str
+    find: Callable[[dict[str, Any]], str | None]
+    hint: str | Callable[[dict[str, Any]], str]
+    level: Callable[..., checks.CheckMessage] = checks.Error
+    sends: bool = False
+
+    def hint_for(self, raw: dict[str, Any]) -> str:
+        return self.hint(raw) if callable(self.hint) else self.hint
+
+    def check(self, raw: dict[str, Any]) -> checks.CheckMessage | None:
+        message = self.find(raw)
+        if message is None:
+            return None
+        return self.level(message, hint=self.hint_for(raw), id=f"firstpromoter.{self.id}")
+
+
+def _when(condition: Callable[[dict[str, Any]], bool], message: str) -> Callable[..., str | None]:
+    """A rule's ``find`` from a test of the settings; ``message`` is formatted with them."""
+
+    def find(raw: dict[str, Any]) -> str | None:
+        return message.format(**raw) if condition(raw) else None
+
+    return find
+
+
+def _credential(key: str) -> Callable[[dict[str, Any]], str | None]:
+    def find(raw: dict[str, Any]) -> str | None:
+        problem = credential_problem(raw[key])
+        return None if problem is None else f"FIRSTPROMOTER['{key}'] {problem}"
+
+    return sensitive_variables("raw")(find)
+
+
+def _number(key: str) -> Rule:
+    return Rule(
+        "E009",
+        key,
+        lambda raw: (
+            None if is_positive_number(raw[key]) else f"FIRSTPROMOTER['{key}'] is {raw[key]!r}."
+        ),
+        f"Give a number above zero; the default is {DEFAULTS[key]}.",
+        sends=True,
+    )
+
+
+def _limit_cache(raw: dict[str, Any]) -> tuple[str, int, type] | None:
+    """The cache alias, limit and cache class ``RATE_LIMIT`` would be kept with, when a
+    limit is set in a named cache whose class imports; None otherwise. Without an
+    alias the slots are in the database, which every sender shares."""
+    limit, alias = rate_limit_setting(raw), raw["RATE_LIMIT_CACHE"]
+    if not limit or alias is None or not is_rate_limit(limit) or not is_rate_limit_cache(alias):
+        return None
+    try:
+        # The class, not a connection: a check should not need the cache's client library.
+        backend = import_string(settings.CACHES[alias].get("BACKEND", ""))
+    except ImportError:
+        return None  # The cache itself fails to load, which is reported where it is used.
+    return alias, limit, backend
+
+
+def _cache_stores_nothing(raw: dict[str, Any]) -> str | None:
+    found = _limit_cache(raw)
+    if found is None or not issubclass(found[2], DummyCache):
+        return None
+    return f"The cache {found[0]!r} stores nothing, so FIRSTPROMOTER['RATE_LIMIT'] limits nothing."
+
+
+def _cache_not_shared(raw: dict[str, Any]) -> str | None:
+    # Every web process sends on commit and each worker is a process of its own: with
+    # a limit set, calls always may come from several processes.
+    found = _limit_cache(raw)
+    if found is None:
+        return None
+    alias, limit, backend = found
+    if issubclass(backend, LocMemCache):
+        why = "keeps its slots in each process"
+    elif issubclass(backend, FileBasedCache):
+        why = "cannot give a slot to one process atomically"
+    else:
+        return None
+    return (
+        f"The cache {alias!r} {why}, so senders in several processes together can go "
+        f"over FIRSTPROMOTER['RATE_LIMIT'] ({limit} a minute)."
+    )
+
+
+SHARED_CACHE = (
+    "Leave RATE_LIMIT_CACHE out to keep the slots in the database, or point it at a "
+    "cache every process shares: Redis, Memcached or "
+)
+WEBHOOK_SECRET_HINT = (
+    "Generate one, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))', "
+    "read it from the environment, and give FirstPromoter's webhook subscription the "
+    "header Authorization: Bearer <that secret>."
+)
+CREDENTIAL_HINT = (
+    "Copy it again from FirstPromoter (Settings → Integrations). Read from a "
+    "file or a command's output, it may end in a newline: strip it."
+)
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "E003",
+        "API_VERSION",
+        _when(
+            lambda raw: not is_api_version(raw["API_VERSION"]),
+            "FIRSTPROMOTER['API_VERSION'] is {API_VERSION!r}.",
+        ),
+        "Use 2 (the current API) or 1 (legacy), as an int.",
+        sends=True,
+    ),
+    Rule(
+        "E001",
+        "API_KEY",
+        _when(lambda raw: is_unset(raw["API_KEY"]), "FIRSTPROMOTER['API_KEY'] is not set."),
+        "Copy it from FirstPromoter: Settings → Integrations → Manage API Keys. "
+        "Read it from the environment, not from the source.",
+        sends=True,
+    ),
+    Rule(
+        "E002",
+        "ACCOUNT_ID",
+        _when(
+            lambda raw: raw["API_VERSION"] == 2 and is_unset(raw["ACCOUNT_ID"]),
+            "FIRSTPROMOTER['ACCOUNT_ID'] is required by API version 2.",
+        ),
+        "Copy it from FirstPromoter: Settings → Integrations, "
+        "or set 'API_VERSION': 1 for the legacy API.",
+        sends=True,
+    ),
+    Rule("E016", "API_KEY", _credential("API_KEY"), CREDENTIAL_HINT, sends=True),
+    Rule("E017", "ACCOUNT_ID", _credential("ACCOUNT_ID"), CREDENTIAL_HINT, sends=True),
+    Rule(
+        "E004",
+        "DELIVERY",
+        _when(
+            lambda raw: raw["DELIVERY"] not in DELIVERY_MODES,
+            "FIRSTPROMOTER['DELIVERY'] is {DELIVERY!r}.",
+        ),
+        "Use 'on_commit' (send right after the transaction commits), "
+        "'worker' (only manage.py firstpromoter_deliver sends) or "
+        "'task' (a worker of Django's Tasks framework sends).",
+        sends=True,
+    ),
+    *(_number(key) for key in NUMBERS),
+    Rule(
+        "E010",
+        "RATE_LIMIT",
+        lambda raw: (
+            None
+            if is_rate_limit(limit := rate_limit_setting(raw))
+            else f"FIRSTPROMOTER['RATE_LIMIT'] is {limit!r}."
+        ),
+        "Give FirstPromoter calls a minute as an int of 2 or more (the default is "
+        "380 with API version 2), or None for no limit.",
+        sends=True,
+    ),
+    Rule(
+        "E011",
+        "RATE_LIMIT_CACHE",
+        _when(
+            lambda raw: not is_rate_limit_cache(raw["RATE_LIMIT_CACHE"]),
+            "FIRSTPROMOTER['RATE_LIMIT_CACHE'] {RATE_LIMIT_CACHE!r} is not a cache in CACHES.",
+        ),
+        "Name one of the CACHES aliases, or leave it out to keep the slots in the database.",
+        sends=True,
+    ),
+    # Not an Error: DummyCache is how many projects turn caching off in development,
+    # and the limit is on by default with API version 2.
+    Rule(
+        "W003",
+        "RATE_LIMIT_CACHE",
+        _cache_stores_nothing,
+        SHARED_CACHE + "the database cache; or set 'RATE_LIMIT': None to say so.",
+        level=checks.Warning,
+    ),
+    Rule(
+        "W002",
+        "RATE_LIMIT_CACHE",
+        _cache_not_shared,
+        SHARED_CACHE + "the database cache.",
+        level=checks.Warning,
+    ),
+    Rule(
+        "E008",
+        "ORDER_MODEL",
+        _when(
+            lambda raw: bool(raw["ORDER_MODEL"]) and not raw["SALE_FROM_ORDER"],
+            "FIRSTPROMOTER['ORDER_MODEL'] is set but 'SALE_FROM_ORDER' is not.",
+        ),
+        "Point it at a callable(order) -> SaleData | None.",
+    ),
+    # The secret's value is never put in a message: it is a credential. An unset one
+    # is the webhook route's concern (checks.W004).
+    Rule(
+        "E015",
+        "WEBHOOK_SECRET",
+        sensitive_variables("raw")(
+            _when(
+                lambda raw: (
+                    not is_unset(raw["WEBHOOK_SECRET"])
+                    and not is_webhook_secret(raw["WEBHOOK_SECRET"])
+                ),
+                "FIRSTPROMOTER['WEBHOOK_SECRET'] is not a string of at least 16 visible ASCII "
+                "characters (no spaces), so the webhook refuses every delivery.",
+            )
+        ),
+        WEBHOOK_SECRET_HINT,
+    ),
+    Rule(
+        "W001",
+        "FIRSTPROMOTER",
+        lambda raw: (
+            f"FIRSTPROMOTER has unknown keys: {', '.join(unknown)}."
+            if (unknown := sorted(set(raw) - set(DEFAULTS)))
+            else None
+        ),
+        f"Known keys: {', '.join(DEFAULTS)}.",
+        level=checks.Warning,
+    ),
+)
+
+
+@sensitive_variables("raw")
+def settings_problems() -> list[checks.CheckMessage]:
+    """Every ``RULES`` problem of the settings as they are now, for ``manage.py check``."""
+    try:
+        raw = raw_settings()
+    except ImproperlyConfigured as exc:
+        return [
+            checks.Error(str(exc), hint="FIRSTPROMOTER = {'API_KEY': ...}", id="firstpromoter.E007")
+        ]
+    return [message for rule in RULES if (message := rule.check(raw)) is not None]
 
 
 @sensitive_variables("user")
@@ -164,36 +411,11 @@ def get_config() -> Config:
     made with DEBUG off (an error email) shows ``raw`` starred out.
     """
     raw = raw_settings()
+    for rule in RULES:
+        if rule.sends and (message := rule.find(raw)):
+            raise ImproperlyConfigured(f"{message} {rule.hint_for(raw)}")
     version = raw["API_VERSION"]
-    if isinstance(version, bool) or version not in API_VERSIONS:
-        raise ImproperlyConfigured(f"FIRSTPROMOTER['API_VERSION'] must be 1 or 2, not {version!r}.")
-    if is_unset(raw["API_KEY"]):
-        raise ImproperlyConfigured("FIRSTPROMOTER['API_KEY'] is not set.")
-    if version == 2 and is_unset(raw["ACCOUNT_ID"]):
-        raise ImproperlyConfigured("FIRSTPROMOTER['ACCOUNT_ID'] is required for API version 2.")
-    for key in ("API_KEY", "ACCOUNT_ID"):
-        problem = credential_problem(raw[key])
-        if problem:
-            raise ImproperlyConfigured(f"FIRSTPROMOTER['{key}'] {problem}")
-    if raw["DELIVERY"] not in DELIVERY_MODES:
-        raise ImproperlyConfigured(
-            f"FIRSTPROMOTER['DELIVERY'] must be one of {DELIVERY_MODES}, not {raw['DELIVERY']!r}."
-        )
-    for key in NUMBERS:
-        if not is_positive_number(raw[key]):
-            raise ImproperlyConfigured(
-                f"FIRSTPROMOTER['{key}'] must be a number above zero, not {raw[key]!r}."
-            )
     rate_limit = rate_limit_setting(raw)
-    if not is_rate_limit(rate_limit):
-        raise ImproperlyConfigured(
-            "FIRSTPROMOTER['RATE_LIMIT'] must be an int of 2 or more, or None or 0 for no "
-            f"limit; not {rate_limit!r}."
-        )
-    if not is_rate_limit_cache(raw["RATE_LIMIT_CACHE"]):
-        raise ImproperlyConfigured(
-            f"FIRSTPROMOTER['RATE_LIMIT_CACHE'] {raw['RATE_LIMIT_CACHE']!r} is not in CACHES."
-        )
     return Config(
         api_key=raw["API_KEY"],
         account_id=raw["ACCOUNT_ID"] or "",
