@@ -79,6 +79,18 @@ def parse_moment(value: Any) -> datetime.datetime | None:
     return parsed
 
 
+def storable_moment(value: Any) -> datetime.datetime | None:
+    """An ISO 8601 string as a moment in UTC that can be stored and shown; None when it
+    is no moment. Raises ``ValueError`` for a moment outside ``EARLIEST``..``LATEST``:
+    whether that is an answer to clean or a request to refuse is the caller's call."""
+    parsed = parse_moment(value)
+    if parsed is None:
+        return None
+    if not in_range(parsed):
+        raise ValueError(f"not between {EARLIEST.date()} and {LATEST.date()}")
+    return as_utc(parsed)
+
+
 def as_utc(value: Any) -> Any:
     """An aware datetime in range as the same moment in UTC; anything else as it is.
     PostgreSQL takes no offset past 15:59 nor one in seconds, which Python's

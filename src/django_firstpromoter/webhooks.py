@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import math
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -26,16 +27,8 @@ from django.views.decorators.http import require_POST
 from django_firstpromoter import signals
 from django_firstpromoter.conf import webhook_secret
 from django_firstpromoter.models import Reward, WebhookEvent
-from django_firstpromoter.storable import (
-    EARLIEST,
-    LATEST,
-    MAX_BIGINT,
-    as_utc,
-    in_range,
-    json_problem,
-    parse_moment,
-    text_problem,
-)
+from django_firstpromoter.notify import log_fields, send_robust
+from django_firstpromoter.storable import MAX_BIGINT, json_problem, storable_moment, text_problem
 
 logger = logging.getLogger("django_firstpromoter")
 
@@ -68,10 +61,7 @@ def receive(request: HttpRequest) -> JsonResponse:
         "result": result,
         "note": event.note,
     }
-    # Values as JSON literals, as delivery._log writes them: an id holding a quote
-    # or a newline cannot forge a field or a line.
-    pairs = " ".join(f"{key}={json.dumps(value)}" for key, value in fields.items())
-    logger.info("firstpromoter webhook %s", pairs, extra=fields)
+    log_fields(logging.INFO, "webhook", fields)
     return JsonResponse({"result": result, "note": event.note})
 
 
@@ -199,17 +189,18 @@ def apply_commission(event: WebhookEvent) -> None:
     ]
     event.note = ", ".join(changes) or "no change"
     if changes:
-        transaction.on_commit(lambda: _notify(reward, previous_status, previous_paid))
-
-
-def _notify(reward: Reward, previous_status: str, previous_paid: bool | None) -> None:
-    # Committed already: a host receiver's bug must not turn into a failed delivery,
-    # which FirstPromoter would retry for nothing.
-    for receiver, result in signals.reward_updated.send_robust(
-        sender=Reward, reward=reward, previous_status=previous_status, previous_paid=previous_paid
-    ):
-        if isinstance(result, Exception):
-            logger.error("receiver %r of reward_updated raised", receiver, exc_info=result)
+        # Committed already when sent: a host receiver's bug must not turn into a
+        # failed delivery, which FirstPromoter would retry for nothing.
+        transaction.on_commit(
+            partial(
+                send_robust,
+                signals.reward_updated,
+                Reward,
+                reward=reward,
+                previous_status=previous_status,
+                previous_paid=previous_paid,
+            )
+        )
 
 
 def _timestamp(value: Any) -> datetime.datetime | None:
@@ -217,12 +208,10 @@ def _timestamp(value: Any) -> datetime.datetime | None:
     unordered). Raises BadDelivery for one outside what can be stored and shown: stored
     on the reward, it would fail every page that shows it, and every later event of
     the commission."""
-    parsed = parse_moment(value)
-    if parsed is None:
-        return None
-    if not in_range(parsed):
-        raise BadDelivery(f"the timestamp is not between {EARLIEST.date()} and {LATEST.date()}")
-    return as_utc(parsed)
+    try:
+        return storable_moment(value)
+    except ValueError as exc:
+        raise BadDelivery(f"the timestamp is {exc}") from None
 
 
 def _no_constant(name: str) -> Any:

@@ -1,0 +1,316 @@
+"""FirstPromoter's tracking API as the wire sees it: for each call, its parameters per
+API version and the answers that are final for it; the credentials' headers; and
+what an answer means, rewards included. Compare this file with the vendored specs
+(``tests/specs/openapi-v1-tracking.json``, ``openapi-v2-tracking.json``).
+
+Pure: no database and no settings. ``client`` makes the call, ``delivery`` decides
+what an :class:`Answer` does to a row.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+import requests
+from django.views.decorators.debug import sensitive_variables
+
+from django_firstpromoter.statuses import AttemptOutcome
+from django_firstpromoter.storable import (
+    clean_int,
+    clean_json,
+    clean_text,
+    parse_json,
+    storable_moment,
+)
+
+if TYPE_CHECKING:
+    from django_firstpromoter.conf import Config
+
+DEFAULT_BASE_URLS = {
+    2: "https://api.firstpromoter.com/api/v2/track",
+    1: "https://firstpromoter.com/api/v1/track",
+}
+API_VERSIONS = tuple(DEFAULT_BASE_URLS)
+BODY_CAP = 64 * 1024
+MAX_DELAY = 6 * 3600.0
+"""The longest wait between two attempts: the cap of a ``Retry-After`` and of the
+backoff alike."""
+# The tops of the columns an attempt's status and a reward's tier are kept in.
+MAX_HTTP_STATUS = 32767
+MAX_TIER = 32767
+
+
+# The request parameters of each call. ``record`` is the row being sent (a Sale, a
+# Refund, a Cancellation, a Signup): only its fields are read.
+
+
+def sale_params(record: Any, api_version: int) -> dict[str, Any]:
+    # v2: amount and quantity integers, mrr a string, and none of the v1-only extras.
+    params: dict[str, Any] = {"event_id": record.event_id, "amount": record.amount_minor}
+    params.update(_present(record, "email", "uid", "plan", "promo_code", "tid", "ref_id"))
+    params.update(_present(record, "currency"))
+    if record.quantity is not None:
+        params["quantity"] = record.quantity
+    if record.mrr_minor is not None:
+        params["mrr"] = str(record.mrr_minor)
+    if record.skip_email_notification:
+        params["skip_email_notification"] = True
+    if api_version == 2:
+        return params
+    # v1 declares every parameter in the query string, and takes the extras.
+    params = {key: str(value) for key, value in params.items()}
+    if record.skip_email_notification:
+        params["skip_email_notification"] = "true"
+    if record.created_at is not None:
+        params["created_at"] = record.created_at.isoformat()
+    params.update(_present(record, "subscription_id"))
+    for name in ("start_recurring_reward_in", "recurring_reward_frequency", "max_recurring"):
+        if (value := getattr(record, name)) is not None:
+            params[name] = str(value)
+    if record.ecom_sale is not None:
+        params["ecom_sale"] = "true" if record.ecom_sale else "false"
+    return params
+
+
+def refund_params(record: Any, api_version: int) -> dict[str, Any]:
+    # Both specs declare the refund's amount and quantity as strings.
+    params: dict[str, Any] = {"event_id": record.event_id, "amount": str(record.amount_minor)}
+    params.update(_present(record, "email", "uid", "currency", "sale_event_id"))
+    if record.quantity is not None:
+        params["quantity"] = str(record.quantity)
+    if record.skip_email_notification:
+        params["skip_email_notification"] = "true" if api_version == 1 else True
+    if api_version == 1 and record.created_at is not None:
+        params["created_at"] = record.created_at.isoformat()
+    return params
+
+
+def cancellation_params(record: Any, api_version: int) -> dict[str, Any]:
+    params = _present(record, "email", "uid")
+    if api_version == 1:
+        # Only v1 takes an event id for a cancellation.
+        params["event_id"] = record.event_id
+    return params
+
+
+def signup_params(record: Any, api_version: int) -> dict[str, Any]:
+    return _present(record, "email", "uid", "tid", "ref_id")
+
+
+def _present(record: Any, *names: str) -> dict[str, Any]:
+    """The named fields that are set: the specs want an empty one left out."""
+    return {name: value for name in names if (value := getattr(record, name))}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One tracking endpoint: ``POST {BASE_URL}/{name}``."""
+
+    name: str
+    params: Callable[[Any, int], dict[str, Any]]
+    final: dict[int, AttemptOutcome] = field(default_factory=dict)
+    """Statuses whose meaning for this call differs from the table in ``interpret``."""
+
+
+CALLS = {
+    call.name: call
+    for call in (
+        Call("sale", sale_params),
+        Call("refund", refund_params),
+        Call("cancellation", cancellation_params),
+        # A signup's 404 means the visitor is unknown (nobody referred them) and its 422
+        # that they are a lead already: both final, neither worth a retry.
+        Call(
+            "signup",
+            signup_params,
+            final={404: AttemptOutcome.NOT_REFERRAL, 422: AttemptOutcome.DUPLICATE},
+        ),
+    )
+}
+
+
+def request_params(call: str, record: Any, api_version: int) -> dict[str, Any]:
+    """The call's parameters for ``record``, typed the way that API version's spec
+    declares them."""
+    return CALLS[call].params(record, api_version)
+
+
+def endpoint(config: Config, call: str) -> str:
+    """The call's URL, without parameters: what an attempt records."""
+    return f"{config.base_url}/{call}"
+
+
+# Every local of this, and of the HTTP library's frames below it, is starred out of
+# an error report made with DEBUG off (an error email): they hold the credentials.
+@sensitive_variables()
+def build_request(config: Config, call: str, params: dict[str, Any]) -> requests.Request:
+    url = endpoint(config, call)
+    headers = {"Accept": "application/json"}
+    if config.api_version == 1:
+        headers["X-API-KEY"] = config.api_key
+        return requests.Request("POST", url, headers=headers, params=params)
+    headers["Authorization"] = f"Bearer {config.api_key}"
+    headers["ACCOUNT-ID"] = config.account_id
+    return requests.Request("POST", url, headers=headers, json=params)
+
+
+@dataclass(frozen=True)
+class RewardData:
+    """A v1 ``reward`` or a v2 commission, flattened to the ``Reward`` columns."""
+
+    firstpromoter_id: int | None
+    status: str
+    amount: int
+    unit: str
+    tier: int | None
+    promoter_id: int | None
+    promoter_email: str
+    lead_id: int | None
+    lead_email: str
+    created_at: datetime.datetime | None
+    raw: dict[str, Any]
+
+    def model_fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Answer:
+    outcome: AttemptOutcome
+    url: str
+    http_status: int | None = None
+    body: str = ""
+    error: str = ""
+    rewards: tuple[RewardData, ...] = ()
+    retry_after: float | None = None
+    duration_ms: int = 0
+
+
+def interpret(status: int, headers: Any, content: bytes, call: str = "sale") -> Answer:
+    """The answers table of the README, in one place.
+
+    Whatever the answer holds, the Answer is storable (``storable``): text a database
+    refuses is replaced, numbers and dates no column holds are left out, and JSON
+    too deep is cut, so that settling it cannot fail and the sale cannot be stuck.
+    """
+    body = clean_text(content[:BODY_CAP].decode("utf-8", errors="replace"))
+    data = parse_json(content)
+    message = _message(data, body)
+
+    def answer(outcome: AttemptOutcome, error: str = "", **extra: Any) -> Answer:
+        stored_status = clean_int(status, 0, MAX_HTTP_STATUS)
+        return Answer(outcome, "", http_status=stored_status, body=body, error=error, **extra)
+
+    final = CALLS[call].final
+    if status in final:
+        return answer(final[status])
+    if status == 204:
+        return answer(AttemptOutcome.NOT_REFERRAL)
+    if 200 <= status < 300:
+        if not isinstance(data, dict):
+            return answer(AttemptOutcome.RETRY, f"HTTP {status} with an unreadable body")
+        return answer(AttemptOutcome.TRACKED, rewards=_rewards(data))
+    if status == 409:
+        return answer(AttemptOutcome.DUPLICATE)
+    if status == 404 and isinstance(data, dict) and data.get("code") == "not_found":
+        return answer(AttemptOutcome.NOT_REFERRAL)
+    if status in (401, 403, 404, 408, 429) or status >= 500 or status < 400:
+        return answer(
+            AttemptOutcome.RETRY,
+            f"HTTP {status}: {message}" if message else f"HTTP {status}",
+            retry_after=_retry_after(headers.get("Retry-After")),
+        )
+    return answer(AttemptOutcome.REJECTED, f"HTTP {status}: {message or 'rejected'}")
+
+
+def _message(data: Any, body: str) -> str:
+    if isinstance(data, dict):
+        for key in ("message", "error", "errors"):
+            if data.get(key):
+                return clean_text(_shallow(data[key]), 1000)
+    return body.strip()[:1000]
+
+
+def _shallow(value: Any) -> str:
+    """``str(value)``, which a list nested past the recursion limit cannot give."""
+    try:
+        return str(value)
+    except RecursionError:
+        return "(nested too deep)"
+
+
+def _retry_after(value: Any) -> float | None:
+    """``Retry-After`` in seconds, from zero to ``MAX_DELAY``; None when it is neither
+    a number nor an HTTP date (NaN included)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+            seconds = (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return None
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_DELAY)
+
+
+def _rewards(data: dict[str, Any]) -> tuple[RewardData, ...]:
+    # A v2 sale's answer lists ``commissions``; every other answer (v1's, and v2's to a
+    # refund or a cancellation) has at most one ``reward``.
+    if "commissions" not in data:
+        reward = data.get("reward")
+        if not isinstance(reward, dict):
+            return ()
+        lead = _dict(data.get("lead")) or _dict(reward.get("lead"))
+        promoter = _dict(data.get("promoter"))
+        return (_reward(reward, reward.get("tier_level"), promoter, lead),)
+    lead = _dict(data.get("referral"))
+    commissions = data.get("commissions")
+    return tuple(
+        _reward(
+            item,
+            item.get("tier"),
+            _dict(_dict(item.get("promoter_campaign")).get("promoter")),
+            lead,
+        )
+        for item in (commissions if isinstance(commissions, list) else [])
+        if isinstance(item, dict)
+    )
+
+
+def _reward(
+    item: dict[str, Any], tier: Any, promoter: dict[str, Any], lead: dict[str, Any]
+) -> RewardData:
+    try:
+        created_at = storable_moment(item.get("created_at"))
+    except ValueError:  # out of range: left out, the raw answer keeps it
+        created_at = None
+    return RewardData(
+        firstpromoter_id=clean_int(item.get("id")),
+        status=_str(item.get("status"), 64),
+        amount=clean_int(item.get("amount")) or 0,
+        unit=_str(item.get("unit"), 32),
+        tier=clean_int(tier, 0, MAX_TIER),
+        promoter_id=clean_int(promoter.get("id")),
+        promoter_email=_str(promoter.get("email"), 254),
+        lead_id=clean_int(lead.get("id")),
+        lead_email=_str(lead.get("email"), 254),
+        created_at=created_at,
+        raw=clean_json(item),
+    )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any, limit: int) -> str:
+    return "" if value is None else clean_text(_shallow(value), limit)
