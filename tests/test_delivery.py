@@ -13,7 +13,7 @@ import requests
 from django.db import connection
 from django.utils import timezone
 
-from django_firstpromoter import delivery, signals
+from django_firstpromoter import delivery, protocol, signals
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.models import Reward, Sale
 from django_firstpromoter.statuses import AttemptOutcome, DeliveryStatus
@@ -244,7 +244,7 @@ def test_late_failure_does_not_overwrite_the_new_senders_result(mocked, sale_url
     Sale.objects.filter(pk=sale.pk).update(next_attempt_at=timezone.now())
     mocked.post(sale_url, json=success_body(api_version))
     assert deliver(sale) == DeliveryStatus.TRACKED
-    late = delivery.client.Answer(AttemptOutcome.RETRY, sale_url, error="timed out")
+    late = protocol.Answer(AttemptOutcome.RETRY, sale_url, error="timed out")
     status = delivery.settle(sale, first, late, {}, timezone.now(), config)
     sale.refresh_from_db()
     assert status == sale.status == DeliveryStatus.TRACKED
@@ -260,7 +260,7 @@ def test_late_success_counts_even_after_losing_the_lease(mocked, sale_url, api_v
     Sale.objects.filter(pk=sale.pk).update(next_attempt_at=timezone.now())
     delivery.claim(Sale, sale.pk, config)  # a second sender takes over and is still sending
     body = json.dumps(success_body(api_version)).encode()
-    answer = delivery.client.interpret(200, {}, body)
+    answer = protocol.interpret(200, {}, body)
     assert (
         delivery.settle(sale, first, answer, {}, timezone.now(), config) == DeliveryStatus.TRACKED
     )
@@ -372,7 +372,7 @@ def test_rewards_without_an_id_are_kept_and_known_ones_updated(mocked):
     assert rewards == {(None, 100), (7, 300)}
 
 
-@pytest.mark.parametrize("breaks", ["settle", "tracking_params"])
+@pytest.mark.parametrize("breaks", ["settle", "request_params"])
 def test_a_sale_whose_sends_always_fail_ends_failed_within_max_attempts(
     mocked, monkeypatch, breaks
 ):
@@ -384,7 +384,7 @@ def test_a_sale_whose_sends_always_fail_ends_failed_within_max_attempts(
     def crash(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    target = delivery if breaks == "settle" else Sale
+    target = delivery if breaks == "settle" else protocol
     monkeypatch.setattr(target, breaks, crash)
     sale = make_sale()
     failed = []

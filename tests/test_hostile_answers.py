@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 
-from django_firstpromoter import delivery
+from django_firstpromoter import delivery, rewards
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.models import Reward, Sale
 from django_firstpromoter.statuses import DeliveryStatus
@@ -235,7 +235,7 @@ def test_an_answer_a_database_still_refuses_is_settled_without_it(
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise DataError("value out of range")
 
-    monkeypatch.setattr(Sale, "store_answer", refuse)
+    monkeypatch.setattr(rewards, "store_rewards", refuse)
     sale = send_until_settled(new_sale())
     assert sale.status == DeliveryStatus.TRACKED
     [attempt] = sale.attempts.all()

@@ -31,7 +31,7 @@ from django.urls import reverse
 from django.utils.log import AdminEmailHandler
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
-from django_firstpromoter import client, webhooks
+from django_firstpromoter import client, protocol, webhooks
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.models import Reward, Sale
 from django_firstpromoter.ratelimit import limiter_for
@@ -174,8 +174,8 @@ def test_no_credential_is_logged_printed_stored_rendered_or_shown(
         repr(answer),
         repr(Worker(get_config())),
         repr(vars(limiter_for(get_config()))),
-        repr(client.build_request(get_config(), "sale", {})),
-        repr(client.session().prepare_request(client.build_request(get_config(), "sale", {}))),
+        repr(protocol.build_request(get_config(), "sale", {})),
+        repr(client.session().prepare_request(protocol.build_request(get_config(), "sale", {}))),
         repr(client.session().headers),
     ]
 

@@ -24,8 +24,9 @@ from hypothesis.extra.django import TestCase as HypothesisTestCase
 from pytest_django.asserts import assertContains, assertNotContains
 
 from django_firstpromoter import signals
-from django_firstpromoter.client import interpret
 from django_firstpromoter.models import Reward, Sale, WebhookEvent
+from django_firstpromoter.protocol import interpret
+from django_firstpromoter.rewards import store_rewards
 from django_firstpromoter.storable import MAX_JSON_DEPTH, TOO_DEEP
 from django_firstpromoter.webhooks import COMMISSION_EVENTS, MAX_BODY_BYTES
 from tests.conftest import BASE, firstpromoter, success_body
@@ -169,7 +170,7 @@ def test_an_answer_to_sale_stored_again_keeps_what_webhooks_said(client, reward)
     body = success_body(2)
     body["commissions"][0]["id"] = COMMISSION_ID
     # A retry after a lost answer stores the commission again.
-    reward.sale.store_answer(interpret(200, {}, json.dumps(body).encode()))
+    store_rewards(interpret(200, {}, json.dumps(body).encode()).rewards, sale=reward.sale)
 
     reward.refresh_from_db()
     assert (reward.paid, str(reward.firstpromoter_updated_at)) == (

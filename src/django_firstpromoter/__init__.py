@@ -3,8 +3,7 @@ exactly once."""
 
 from typing import TYPE_CHECKING, Any
 
-from django_firstpromoter.refund_data import RefundData
-from django_firstpromoter.sale_data import SaleData
+from django_firstpromoter.data import RefundData, SaleData
 
 __version__ = "0.1.0"
 __all__ = [
@@ -20,13 +19,13 @@ __all__ = [
 if TYPE_CHECKING:
     from django_firstpromoter.cancellations import track_cancellation
     from django_firstpromoter.refunds import track_refund
+    from django_firstpromoter.sales import track_sale
     from django_firstpromoter.signups import track_signup
-    from django_firstpromoter.tracking import track_sale
 
 # The track_* functions need the models, which cannot be imported while Django is
 # still loading INSTALLED_APPS; each is imported on first use instead.
 _LAZY = {
-    "track_sale": "django_firstpromoter.tracking",
+    "track_sale": "django_firstpromoter.sales",
     "track_refund": "django_firstpromoter.refunds",
     "track_cancellation": "django_firstpromoter.cancellations",
     "track_signup": "django_firstpromoter.signups",

@@ -10,7 +10,6 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
@@ -26,21 +25,18 @@ from django.utils.translation import ngettext
 
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.delivery import deliver_each, settled_attempts
+from django_firstpromoter.kinds import kind_of
 from django_firstpromoter.models import (
     Attempt,
     Cancellation,
-    CancellationAttempt,
     Refund,
-    RefundAttempt,
     Reward,
     Sale,
-    SaleAttempt,
     Signup,
-    SignupAttempt,
     TrackedEvent,
     WebhookEvent,
 )
-from django_firstpromoter.money import format_amount, minor_unit_factor
+from django_firstpromoter.money import format_amount, format_money
 from django_firstpromoter.monitoring import queue_status
 from django_firstpromoter.statuses import DeliveryStatus
 from django_firstpromoter.storable import clean_json, parse_json
@@ -121,22 +117,6 @@ class AttemptInline(ReadOnlyInline):
         )
 
 
-class SaleAttemptInline(AttemptInline):
-    model = SaleAttempt
-
-
-class RefundAttemptInline(AttemptInline):
-    model = RefundAttempt
-
-
-class CancellationAttemptInline(AttemptInline):
-    model = CancellationAttempt
-
-
-class SignupAttemptInline(AttemptInline):
-    model = SignupAttempt
-
-
 class RewardInline(ReadOnlyInline):
     model = Reward
     fk_name: str | None = None
@@ -179,24 +159,38 @@ class RefundInline(ReadOnlyInline):
 
     @admin.display(description=_("amount"))
     def amount_display(self, refund: Refund) -> str:
-        return money_display(refund.amount, refund.currency)
-
-
-def money_display(amount: Decimal, currency: str) -> str:
-    """As many decimals as the currency has (19.90 USD, 500 JPY), more only if stored."""
-    places = 2 if minor_unit_factor(currency) == 100 else 0
-    amount = amount.normalize()
-    if -amount.as_tuple().exponent < places:  # type: ignore[operator]
-        amount = amount.quantize(Decimal(1).scaleb(-places))
-    return f"{amount:f} {currency}"
+        return format_money(refund.amount, refund.currency)
 
 
 class DeliveryAdmin(admin.ModelAdmin):
     """What every kind of tracked event shares: the queue above the list, the status
-    badge, a read-only page, and the two actions, "Retry now" and "Don't send"."""
+    badge, a read-only page with its attempts, and the two actions, "Retry now" and
+    "Don't send", named for the records (``retry_sales``, ``ignore_sales``)."""
 
     list_filter = ["status", "api_version", "recorded_at"]
     date_hierarchy = "recorded_at"
+
+    records = ""
+    """The records' name in the actions' names, set by each kind's admin."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if records := cls.__dict__.get("records"):
+            setattr(cls, f"retry_{records}", DeliveryAdmin.retry)
+            setattr(cls, f"ignore_{records}", DeliveryAdmin.ignore)
+            cls.actions = [f"retry_{records}", f"ignore_{records}"]
+
+    def __init__(self, model: type[TrackedEvent], admin_site: admin.AdminSite) -> None:
+        super().__init__(model, admin_site)
+        self.attempt_inline = type(
+            f"{model.__name__}AttemptInline",
+            (AttemptInline,),
+            {"model": kind_of(model).attempt_model},
+        )
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[type[Any]]:
+        # The kind's attempts, last: what was tried, under what it brought.
+        return [*super().get_inlines(request, obj), self.attempt_inline]
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -308,7 +302,7 @@ class MoneyEventAdmin(DeliveryAdmin):
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, record: Sale | Refund) -> str:
-        return money_display(record.amount, record.currency)
+        return format_money(record.amount, record.currency)
 
     @admin.display(description=_("rewards"))
     def reward_total(self, record: Sale | Refund) -> str:
@@ -321,6 +315,7 @@ class MoneyEventAdmin(DeliveryAdmin):
 
 @admin.register(Sale)
 class SaleAdmin(MoneyEventAdmin):
+    records = "sales"
     list_display = [
         "event_id",
         "customer",
@@ -332,10 +327,7 @@ class SaleAdmin(MoneyEventAdmin):
         "recorded_at",
     ]
     search_fields = ["event_id", "email", "uid", "rewards__promoter_email"]
-    actions = ["retry_sales", "ignore_sales"]
-    retry_sales = DeliveryAdmin.retry
-    ignore_sales = DeliveryAdmin.ignore
-    inlines = [SaleRewardInline, RefundInline, SaleAttemptInline]
+    inlines = [SaleRewardInline, RefundInline]
     # The page is view-only (see has_change_permission), so every model field shows
     # read-only already; these are the computed ones the fieldsets use.
     readonly_fields = ["status_badge", "amount_display", "order_link", "last_response"]
@@ -388,6 +380,7 @@ class SaleAdmin(MoneyEventAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(MoneyEventAdmin):
+    records = "refunds"
     list_display = [
         "event_id",
         "customer",
@@ -400,10 +393,7 @@ class RefundAdmin(MoneyEventAdmin):
     ]
     search_fields = ["event_id", "sale_event_id", "email", "uid"]
     list_select_related = ["sale"]
-    actions = ["retry_refunds", "ignore_refunds"]
-    retry_refunds = DeliveryAdmin.retry
-    ignore_refunds = DeliveryAdmin.ignore
-    inlines = [RefundRewardInline, RefundAttemptInline]
+    inlines = [RefundRewardInline]
     readonly_fields = ["status_badge", "amount_display", "sale_link", "order_link", "last_response"]
     fieldsets = [
         (
@@ -447,12 +437,9 @@ class RefundAdmin(MoneyEventAdmin):
 
 @admin.register(Cancellation)
 class CancellationAdmin(DeliveryAdmin):
+    records = "cancellations"
     list_display = ["event_id", "customer", "status_badge", "attempt_count", "recorded_at"]
     search_fields = ["event_id", "email", "uid"]
-    actions = ["retry_cancellations", "ignore_cancellations"]
-    retry_cancellations = DeliveryAdmin.retry
-    ignore_cancellations = DeliveryAdmin.ignore
-    inlines = [CancellationAttemptInline]
     readonly_fields = ["status_badge", "last_response"]
     fieldsets = [
         (None, {"fields": ["event_id", "status_badge", "email", "uid", "last_error"]}),
@@ -462,6 +449,7 @@ class CancellationAdmin(DeliveryAdmin):
 
 @admin.register(Signup)
 class SignupAdmin(DeliveryAdmin):
+    records = "signups"
     list_display = [
         "event_id",
         "customer",
@@ -471,10 +459,6 @@ class SignupAdmin(DeliveryAdmin):
         "recorded_at",
     ]
     search_fields = ["event_id", "email", "uid", "tid", "ref_id"]
-    actions = ["retry_signups", "ignore_signups"]
-    retry_signups = DeliveryAdmin.retry
-    ignore_signups = DeliveryAdmin.ignore
-    inlines = [SignupAttemptInline]
     readonly_fields = ["status_badge", "last_response"]
     fieldsets = [
         (

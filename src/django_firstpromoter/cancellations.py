@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.models import Cancellation
-from django_firstpromoter.tracking import (
+from django_firstpromoter.recording import (
     Errors,
     as_text,
     check_customer,

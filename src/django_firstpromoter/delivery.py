@@ -12,7 +12,6 @@ again, and resending is safe because FirstPromoter answers 409 to a known
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import random
 from collections import Counter
@@ -20,21 +19,23 @@ from dataclasses import replace
 from typing import Any
 
 from django.db import DatabaseError, connections, router, transaction
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from django_firstpromoter import client
+from django_firstpromoter import client, rewards
 from django_firstpromoter.conf import Config, get_config
+from django_firstpromoter.kinds import kind_of
 from django_firstpromoter.models import TrackedEvent
+from django_firstpromoter.notify import log_fields, send_robust
+from django_firstpromoter.protocol import MAX_DELAY, Answer
 from django_firstpromoter.ratelimit import limiter_for
-from django_firstpromoter.statuses import AttemptOutcome, DeliveryStatus
+from django_firstpromoter.statuses import WAITING, AttemptOutcome, DeliveryStatus
+from django_firstpromoter.strategies import strategy_for
 
 logger = logging.getLogger("django_firstpromoter")
 
-MAX_BACKOFF = 6 * 3600.0
 SUCCESS = (AttemptOutcome.TRACKED, AttemptOutcome.DUPLICATE)
-DUE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 FINAL = {
     AttemptOutcome.TRACKED: DeliveryStatus.TRACKED,
     # Already counted by FirstPromoter, e.g. an earlier answer that was lost.
@@ -50,9 +51,9 @@ def backoff_seconds(attempt: int, config: Config, retry_after: float | None = No
     but never below ``RETRY_BACKOFF``: a ``Retry-After: 0``, or a date in the past
     from a server whose clock is behind, would spend every attempt in a second."""
     if retry_after is not None:
-        return min(max(retry_after, config.retry_backoff), MAX_BACKOFF)
+        return min(max(retry_after, config.retry_backoff), MAX_DELAY)
     delay = config.retry_backoff * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
-    return min(delay, MAX_BACKOFF)
+    return min(delay, MAX_DELAY)
 
 
 def due(model: type[TrackedEvent], now: datetime.datetime | None = None):  # type: ignore[no-untyped-def]
@@ -61,7 +62,7 @@ def due(model: type[TrackedEvent], now: datetime.datetime | None = None):  # typ
     them without sorting."""
     return (
         model._default_manager.filter(
-            status__in=DUE_STATUSES, next_attempt_at__lte=now or timezone.now()
+            status__in=WAITING, next_attempt_at__lte=now or timezone.now()
         )
         .filter(model.ready())
         .order_by("next_attempt_at", "pk")
@@ -72,19 +73,20 @@ def claim(model: type[TrackedEvent], pk: int, config: Config) -> TrackedEvent | 
     """Take the record for one send; the record as claimed (its ``attempt_count`` is this
     attempt's number), or None if it is not ours to send."""
     now = timezone.now()
-    claimed = (
-        due(model, now)
-        .filter(pk=pk)
-        .update(
-            status=DeliveryStatus.SENDING,
-            next_attempt_at=now + datetime.timedelta(seconds=config.lease_seconds),
-            attempt_count=F("attempt_count") + 1,
-            updated_at=now,
-        )
-    )
-    if not claimed:
+    if not take(due(model, now).filter(pk=pk), now, config):
         return None
     return model._default_manager.get(pk=pk)
+
+
+def take(rows: QuerySet[Any], now: datetime.datetime, config: Config) -> int:
+    """The claim's ``UPDATE``: ``rows`` to ``sending`` under a lease, their attempt
+    counted; how many it took."""
+    return rows.update(
+        status=DeliveryStatus.SENDING,
+        next_attempt_at=now + datetime.timedelta(seconds=config.lease_seconds),
+        attempt_count=F("attempt_count") + 1,
+        updated_at=now,
+    )
 
 
 def claim_batch(
@@ -111,12 +113,7 @@ def claim_batch(
         )
         if not pks:
             return []
-        manager.filter(pk__in=pks).update(
-            status=DeliveryStatus.SENDING,
-            next_attempt_at=now + datetime.timedelta(seconds=config.lease_seconds),
-            attempt_count=F("attempt_count") + 1,
-            updated_at=now,
-        )
+        take(manager.filter(pk__in=pks), now, config)
         # Read in the claim's transaction: a connection lost before this read would
         # otherwise leave claims nobody knows of, sending until their lease ends.
         claimed = manager.in_bulk(pks)
@@ -204,10 +201,11 @@ def send_claimed(record: TrackedEvent, config: Config) -> str:
     except Exception:
         give_back([record])
         raise
+    kind = kind_of(record)
     try:
-        params = record.tracking_params(config.api_version)
+        params = kind.params(record, config.api_version)
         started_at = timezone.now()
-        answer = client.send(config, record.tracking_call, params)
+        answer = client.send(config, kind.name, params)
         return settle(record, record.attempt_count, answer, params, started_at, config)
     except Exception:
         give_back([record], counted=True)
@@ -262,7 +260,7 @@ def give_up(record: TrackedEvent, unsettled: int) -> str:
 def settle(
     record: TrackedEvent,
     attempt: int,
-    answer: client.Answer,
+    answer: Answer,
     params: dict,
     started_at: datetime.datetime,
     config: Config,
@@ -290,7 +288,7 @@ def settle(
     else:
         rows = rows.filter(status=DeliveryStatus.SENDING, attempt_count=attempt)
 
-    def write(answer: client.Answer, keep_rewards: bool = True) -> int:
+    def write(answer: Answer, keep_rewards: bool = True) -> int:
         with transaction.atomic():
             won = rows.update(
                 status=status, api_version=config.api_version, updated_at=now, **fields
@@ -306,14 +304,15 @@ def settle(
                 request_params=params,
                 response_body=answer.body,
             )
-            if keep_rewards and answer.outcome == AttemptOutcome.TRACKED:
-                record.store_answer(answer)
+            links = kind_of(record).reward_links
+            if keep_rewards and links and answer.outcome == AttemptOutcome.TRACKED:
+                rewards.store_rewards(answer.rewards, **links(record))
         return won
 
     try:
         won = write(answer)
     except DatabaseError as exc:
-        # The answer is cleaned to fit (client.interpret), so this is a database
+        # The answer is cleaned to fit (protocol.interpret), so this is a database
         # refusing what another accepts. The call's outcome still counts: it is
         # settled with what the answer held left out, rather than stuck in sending.
         # Should the database be gone instead, this write fails too, and raises.
@@ -336,18 +335,8 @@ def settle(
     retry_at = fields.get("next_attempt_at")
     _log(record, attempt, status, answer, None if retry_at is None else retry_at - now)
     _notify(record, status)
-    if status == DeliveryStatus.PENDING and config.delivery == "task":
-        # The row is due then whatever happens here: a retry that cannot be queued (the
-        # queue down, TASKS wrong: manage.py check says so) is logged, not raised into
-        # this sender, and firstpromoter_deliver sends it when it is due.
-        try:
-            from django_firstpromoter.tasks import enqueue_retry
-
-            enqueue_retry(record, fields["next_attempt_at"])
-        except Exception:
-            logger.exception(
-                "%s %s: its retry could not be queued", record._meta.verbose_name, record.pk
-            )
+    if status == DeliveryStatus.PENDING:
+        strategy_for(config).retry_due(record, fields["next_attempt_at"])
     return status
 
 
@@ -376,13 +365,10 @@ def _log(
     record: TrackedEvent,
     attempt: int,
     status: str,
-    answer: client.Answer,
+    answer: Answer,
     retry_in: datetime.timedelta | None,
 ) -> None:
-    """One line per settled attempt: ``key=value`` pairs, each value a JSON literal, so
-    an event id or an error text holding a space, a quote or a newline can neither
-    forge a field nor start a line of its own. The same fields go in ``extra`` for
-    JSON formatters. It is given no settings, so it cannot log the credentials."""
+    """One line per settled attempt (``notify.log_fields``)."""
     fields: dict[str, Any] = {
         "event_id": record.event_id,
         "attempt": attempt,
@@ -401,17 +387,12 @@ def _log(
         level = logging.WARNING
     else:
         level = logging.INFO
-    pairs = " ".join(f"{key}={json.dumps(value)}" for key, value in fields.items())
-    logger.log(level, "firstpromoter %s %s", record.tracking_call, pairs, extra=fields)
+    log_fields(level, kind_of(record).name, fields)
 
 
 def _notify(record: TrackedEvent, status: str) -> None:
-    signal = record.outcome_signals.get(status)
-    if signal is None:
-        return
-    # The row is settled already: a host receiver's bug must not undo or hide that.
-    for receiver, result in signal.send_robust(
-        sender=type(record), **{record.tracking_call: record}
-    ):
-        if isinstance(result, Exception):
-            logger.error("receiver %r of %s raised", receiver, status, exc_info=result)
+    kind = kind_of(record)
+    signal = kind.signal(status)
+    if signal is not None:
+        # The row is settled already: a host receiver's bug must not undo or hide that.
+        send_robust(signal, type(record), **{kind.name: record})

@@ -20,7 +20,7 @@ from django_firstpromoter.cancellations import track_cancellation
 from django_firstpromoter.conf import get_config, raw_settings
 from django_firstpromoter.models import Refund, Sale
 from django_firstpromoter.refunds import track_refund
-from django_firstpromoter.tracking import track_sale
+from django_firstpromoter.sales import track_sale
 
 logger = logging.getLogger("django_firstpromoter")
 
@@ -34,7 +34,7 @@ def track_order(order: models.Model) -> Sale | None:
 
     No savepoint of its own: it runs on every save of an order, and a savepoint costs
     two round trips to the database. ``track_sale`` validates before it writes, and
-    its one write cannot fail on a known ``event_id`` (``tracking.record_once``), so
+    its one write cannot fail on a known ``event_id`` (``recording.record_once``), so
     an error here never leaves the host's transaction broken; the adapter is the
     host's code, running in the host's transaction.
     """

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from django_firstpromoter import signals
 from django_firstpromoter.money import format_amount
 from django_firstpromoter.statuses import AttemptOutcome, DeliveryStatus
-
-if TYPE_CHECKING:
-    from django_firstpromoter.client import Answer
 
 
 def customer_email() -> models.CharField:
@@ -30,12 +25,11 @@ class TrackedEvent(models.Model):
     """A row that must reach one tracking endpoint exactly once.
 
     ``delivery`` claims, sends and settles any subclass through these fields and
-    the few methods below, so refunds, cancellations and signups can reuse it.
-    While ``sending``, ``next_attempt_at`` is the end of the sender's lease.
+    the few methods below; ``kinds`` says which call, signals and rewards each
+    subclass has. While ``sending``, ``next_attempt_at`` is the end of the sender's
+    lease.
     """
 
-    tracking_call: ClassVar[str]
-    outcome_signals: ClassVar[dict[str, Signal]] = {}
     # Each kind's unique field: what makes a record once, and how logs and lists name it.
     event_id: str
 
@@ -52,6 +46,7 @@ class TrackedEvent(models.Model):
 
     class Meta:
         abstract = True
+        ordering = ["-recorded_at", "-pk"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="fp_%(class)s_due"),
             # The claim's query: due rows in next_attempt_at order. With the status in
@@ -72,16 +67,9 @@ class TrackedEvent(models.Model):
         """Which due records may be sent now; the others wait for something else first."""
         return models.Q()
 
-    def tracking_params(self, api_version: int) -> dict[str, Any]:
-        """The call's parameters, typed the way that API version's spec declares them."""
-        raise NotImplementedError
-
     def create_attempt(self, **fields: Any) -> None:
         # Each kind's attempt model points at it with related_name="attempts".
         self.attempts.create(**fields)  # type: ignore[attr-defined]
-
-    def store_answer(self, answer: Answer) -> None:
-        """Keep what a successful answer carries; called inside the settling transaction."""
 
 
 class Attempt(models.Model):
@@ -146,13 +134,6 @@ class MoneyEvent(OrderLinked, TrackedEvent):
 
 
 class Sale(MoneyEvent):
-    tracking_call = "sale"
-    outcome_signals = {
-        DeliveryStatus.TRACKED: signals.sale_tracked,
-        DeliveryStatus.NOT_REFERRAL: signals.sale_not_referral,
-        DeliveryStatus.FAILED: signals.sale_failed,
-    }
-
     plan = models.CharField(_("plan"), max_length=255, blank=True)
     mrr = models.DecimalField(_("MRR"), max_digits=18, decimal_places=6, null=True, blank=True)
     mrr_minor = models.BigIntegerField(_("MRR sent (minor units)"), null=True, blank=True)
@@ -174,48 +155,6 @@ class Sale(MoneyEvent):
     class Meta(TrackedEvent.Meta):
         verbose_name = _("sale")
         verbose_name_plural = _("sales")
-        ordering = ["-recorded_at", "-pk"]
-
-    def tracking_params(self, api_version: int) -> dict[str, Any]:
-        if api_version == 1:
-            return self._v1_params()
-        return self._v2_params()
-
-    def _v2_params(self) -> dict[str, Any]:
-        # The v2 spec: amount and quantity integers, mrr a string, and none of
-        # the v1-only extras.
-        params: dict[str, Any] = {"event_id": self.event_id, "amount": self.amount_minor}
-        for name in ("email", "uid", "plan", "promo_code", "tid", "ref_id"):
-            if value := getattr(self, name):
-                params[name] = value
-        if self.currency:
-            params["currency"] = self.currency
-        if self.quantity is not None:
-            params["quantity"] = self.quantity
-        if self.mrr_minor is not None:
-            params["mrr"] = str(self.mrr_minor)
-        if self.skip_email_notification:
-            params["skip_email_notification"] = True
-        return params
-
-    def _v1_params(self) -> dict[str, Any]:
-        # The v1 spec declares every parameter in the query string.
-        params = {key: str(value) for key, value in self._v2_params().items()}
-        if self.skip_email_notification:
-            params["skip_email_notification"] = "true"
-        if self.created_at is not None:
-            params["created_at"] = self.created_at.isoformat()
-        if self.subscription_id:
-            params["subscription_id"] = self.subscription_id
-        for name in ("start_recurring_reward_in", "recurring_reward_frequency", "max_recurring"):
-            if (value := getattr(self, name)) is not None:
-                params[name] = str(value)
-        if self.ecom_sale is not None:
-            params["ecom_sale"] = "true" if self.ecom_sale else "false"
-        return params
-
-    def store_answer(self, answer: Answer) -> None:
-        store_rewards(answer, sale=self)
 
 
 class SaleAttempt(Attempt):
@@ -228,13 +167,6 @@ class SaleAttempt(Attempt):
 
 class Refund(MoneyEvent):
     """Money given back on a sale: FirstPromoter takes that share of the commission back."""
-
-    tracking_call = "refund"
-    outcome_signals = {
-        DeliveryStatus.TRACKED: signals.refund_tracked,
-        DeliveryStatus.NOT_REFERRAL: signals.refund_not_referral,
-        DeliveryStatus.FAILED: signals.refund_failed,
-    }
 
     sale_event_id = models.CharField(_("sale's event id"), max_length=255, blank=True)
     sale = models.ForeignKey(
@@ -251,30 +183,12 @@ class Refund(MoneyEvent):
     class Meta(TrackedEvent.Meta):
         verbose_name = _("refund")
         verbose_name_plural = _("refunds")
-        ordering = ["-recorded_at", "-pk"]
 
     @classmethod
     def ready(cls) -> models.Q:
         # A refund sent before its sale would find nothing to refund at FirstPromoter:
         # it waits while the sale it refunds is still to be sent.
         return ~models.Q(sale__status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])
-
-    def tracking_params(self, api_version: int) -> dict[str, Any]:
-        # Both specs declare the refund's amount and quantity as strings.
-        params: dict[str, Any] = {"event_id": self.event_id, "amount": str(self.amount_minor)}
-        for name in ("email", "uid", "currency", "sale_event_id"):
-            if value := getattr(self, name):
-                params[name] = value
-        if self.quantity is not None:
-            params["quantity"] = str(self.quantity)
-        if self.skip_email_notification:
-            params["skip_email_notification"] = "true" if api_version == 1 else True
-        if api_version == 1 and self.created_at is not None:
-            params["created_at"] = self.created_at.isoformat()
-        return params
-
-    def store_answer(self, answer: Answer) -> None:
-        store_rewards(answer, sale_id=self.sale_id, refund=self)
 
 
 class RefundAttempt(Attempt):
@@ -288,13 +202,6 @@ class RefundAttempt(Attempt):
 class Cancellation(TrackedEvent):
     """A customer's subscription ended: FirstPromoter stops its recurring commissions."""
 
-    tracking_call = "cancellation"
-    outcome_signals = {
-        DeliveryStatus.TRACKED: signals.cancellation_tracked,
-        DeliveryStatus.NOT_REFERRAL: signals.cancellation_not_referral,
-        DeliveryStatus.FAILED: signals.cancellation_failed,
-    }
-
     event_id = models.CharField(_("event id"), max_length=255, unique=True)
     email = customer_email()
     uid = models.CharField(_("uid"), max_length=255, blank=True)
@@ -302,14 +209,6 @@ class Cancellation(TrackedEvent):
     class Meta(TrackedEvent.Meta):
         verbose_name = _("cancellation")
         verbose_name_plural = _("cancellations")
-        ordering = ["-recorded_at", "-pk"]
-
-    def tracking_params(self, api_version: int) -> dict[str, Any]:
-        params = {name: value for name in ("email", "uid") if (value := getattr(self, name))}
-        if api_version == 1:
-            # Only v1 takes an event id for a cancellation.
-            params["event_id"] = self.event_id
-        return params
 
 
 class CancellationAttempt(Attempt):
@@ -326,13 +225,6 @@ class Signup(TrackedEvent):
     """A referred visitor who signed up: FirstPromoter makes them the promoter's lead
     before they pay."""
 
-    tracking_call = "signup"
-    outcome_signals = {
-        DeliveryStatus.TRACKED: signals.signup_tracked,
-        DeliveryStatus.NOT_REFERRAL: signals.signup_not_referral,
-        DeliveryStatus.FAILED: signals.signup_failed,
-    }
-
     event_id = models.CharField(
         _("event id"),
         # "uid:" or "email:" and the longest uid or email.
@@ -348,11 +240,6 @@ class Signup(TrackedEvent):
     class Meta(TrackedEvent.Meta):
         verbose_name = _("signup")
         verbose_name_plural = _("signups")
-        ordering = ["-recorded_at", "-pk"]
-
-    def tracking_params(self, api_version: int) -> dict[str, Any]:
-        names = ("email", "uid", "tid", "ref_id")
-        return {name: value for name in names if (value := getattr(self, name))}
 
 
 class SignupAttempt(Attempt):
@@ -361,31 +248,6 @@ class SignupAttempt(Attempt):
     class Meta(Attempt.Meta):
         verbose_name = _("signup attempt")
         verbose_name_plural = _("signup attempts")
-
-
-def store_rewards(answer: Answer, **links: Any) -> None:
-    """Keep the rewards an answer reports, linked to the sale and refund in ``links``."""
-    rewards = [Reward(**links, **reward.model_fields()) for reward in answer.rewards]
-    # One row per FirstPromoter id, the last listed winning: an upsert may not touch
-    # a row twice, and an answer may list a commission twice.
-    known = list(
-        {r.firstpromoter_id: r for r in rewards if r.firstpromoter_id is not None}.values()
-    )
-    if known:
-        # One upsert for them all. FirstPromoter's id is unique: the same commission
-        # reported again (a retry after a lost answer) updates its row.
-        Reward.objects.bulk_create(
-            known,
-            update_conflicts=True,
-            unique_fields=["firstpromoter_id"],
-            update_fields=[
-                field.name
-                for field in Reward._meta.concrete_fields
-                if field.name
-                not in ("id", "firstpromoter_id", "recorded_at", *Reward.webhook_fields)
-            ],
-        )
-    Reward.objects.bulk_create([reward for reward in rewards if reward.firstpromoter_id is None])
 
 
 class Reward(models.Model):
@@ -465,12 +327,6 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return self.event_id
-
-
-TRACKED_MODELS: tuple[type[TrackedEvent], ...] = (Signup, Sale, Refund, Cancellation)
-"""Every kind of event, in the order a customer's happen: a lead before its sale, a
-sale before its refund. The worker drains them all; ``Refund.ready`` keeps a refund
-behind its sale."""
 
 
 class RateLimitSlot(models.Model):

@@ -26,11 +26,19 @@ def to_minor_units(amount: Decimal | int, currency: str) -> int:
     return int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def format_money(amount: Decimal, currency: str) -> str:
+    """An amount in major units with as many decimals as the currency has (19.90 USD,
+    500 JPY), more only if it holds more (a sale stored as 10.005 USD)."""
+    places = 2 if minor_unit_factor(currency) == 100 else 0
+    amount = amount.normalize()
+    if -amount.as_tuple().exponent < places:  # type: ignore[operator]
+        amount = amount.quantize(Decimal(1).scaleb(-places))
+    return f"{amount:f} {currency}"
+
+
 def format_amount(amount: int, unit: str, currency: str) -> str:
     """A reward as FirstPromoter counts it: cash in the sale currency's minor units
     (shown as 4.00 USD, 500 JPY), other units (points, credits) as whole numbers."""
     if unit != "cash":
         return f"{amount} {unit}"
-    factor = minor_unit_factor(currency)
-    major = Decimal(amount) / factor
-    return f"{major:.{2 if factor == 100 else 0}f} {currency}"
+    return format_money(Decimal(amount) / minor_unit_factor(currency), currency)

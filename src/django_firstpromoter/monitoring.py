@@ -17,9 +17,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from django_firstpromoter.models import Sale, TrackedEvent
-from django_firstpromoter.statuses import DeliveryStatus
+from django_firstpromoter.statuses import WAITING, DeliveryStatus
 
-WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 LABELS = {
     "due_now": _("due now"),
     "waiting_for_retry": _("waiting for retry"),

@@ -1,83 +1,45 @@
-"""Check an event, record it once in the caller's transaction, send or queue it after
-commit: the way in for sales (``track_sale`` here), refunds, cancellations and signups."""
+"""What recording every kind of event shares: checking its fields, the one ``INSERT``
+in the caller's transaction, and handing it to the delivery mode after commit.
+
+The ``track_*`` functions (``sales``, ``refunds``, ``cancellations``, ``signups``)
+are built from these."""
 
 from __future__ import annotations
 
 import datetime
-import logging
 import re
 from decimal import Decimal
-from functools import partial
 from typing import Any, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import connections, models, router, transaction
+from django.db import connections, models, router
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 
-from django_firstpromoter import delivery
-from django_firstpromoter.conf import Config, get_config
-from django_firstpromoter.models import OrderLinked, Sale, TrackedEvent
+from django_firstpromoter.conf import Config
+from django_firstpromoter.data import MoneyData
+from django_firstpromoter.models import OrderLinked, TrackedEvent
 from django_firstpromoter.money import to_minor_units
-from django_firstpromoter.refund_data import RefundData
-from django_firstpromoter.sale_data import SaleData
 from django_firstpromoter.storable import as_utc, in_range, text_problem
-
-logger = logging.getLogger("django_firstpromoter")
+from django_firstpromoter.strategies import strategy_for
 
 CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 MAX_AMOUNT = 10**12
 """Above the ``amount`` and ``mrr`` columns' 12 digits before the point, and far
 below where turning an amount into minor units would need more than Decimal's
 default 28 digits."""
-STRING_FIELDS = ("email", "uid", "plan", "promo_code", "tid", "ref_id", "subscription_id")
 Errors = dict[str, list[str]]
 Record = TypeVar("Record", bound=TrackedEvent)
-
-
-def track_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | None:
-    """Record ``data`` once per ``event_id`` and schedule its delivery.
-
-    Returns None, recording nothing, for a sale worth zero. Raises
-    ``ValidationError`` (keyed by field) before writing anything when the data
-    is bad, and ``ImproperlyConfigured`` when the settings are.
-    """
-    config = get_config()
-    fields = clean_sale_data(data)
-    if fields is None:
-        return None
-    fields.update(order_fields(order))
-    return record_and_schedule(Sale(**fields, api_version=config.api_version), config)
-
-
-def clean_sale_data(data: SaleData) -> dict[str, Any] | None:
-    """The ``Sale`` fields for ``data``, or None for a zero sale; ValidationError otherwise."""
-    errors: Errors = {}
-    fields = money_event_fields(data, STRING_FIELDS, errors)
-    fields["mrr_minor"] = (
-        None if data.mrr is None else check_money("mrr", data.mrr, fields["currency"], errors)
-    )
-    if errors:
-        raise ValidationError(errors)
-    if fields["amount_minor"] == 0:
-        return None
-    full_clean(Sale(**fields))
-    return fields
-
-
-# Shared by every kind of event
 
 
 def record_and_schedule(record: Record, config: Config) -> Record:
     """``record`` saved unless its ``event_id`` is known (then the known one), and, when
     this call saved it, its delivery scheduled for after the caller's commit."""
     record, created = record_once(record)
-    if created and config.delivery == "on_commit":
-        transaction.on_commit(partial(send_after_commit, type(record), record.pk))
-    elif created and config.delivery == "task":
-        transaction.on_commit(partial(enqueue_after_commit, type(record), record.pk))
+    if created:
+        strategy_for(config).recorded(type(record), record.pk)
     return record
 
 
@@ -119,31 +81,6 @@ def record_once(record: Record) -> tuple[Record, bool]:
     return record, True
 
 
-def send_after_commit(model: type[TrackedEvent], pk: int) -> None:
-    # Runs after the host's transaction has committed, inside its request: an
-    # exception here would reach the host's view, so everything is logged instead.
-    # The record is saved and stays due, so the worker or a retry will send it.
-    try:
-        delivery.deliver(model, pk)
-    except Exception:
-        logger.exception(
-            "%s %s could not be sent after commit; it stays pending", model._meta.model_name, pk
-        )
-
-
-def enqueue_after_commit(model: type[TrackedEvent], pk: int) -> None:
-    # As above: nothing may reach the host's view. A record whose task could not be
-    # queued (the framework missing, the queue down) stays due for firstpromoter_deliver.
-    try:
-        from django_firstpromoter.tasks import DELIVER_TASKS  # only with DELIVERY "task"
-
-        DELIVER_TASKS[model].enqueue(pk)
-    except Exception:
-        logger.exception(
-            "%s %s could not be queued after commit; it stays pending", model._meta.model_name, pk
-        )
-
-
 def order_fields(order: models.Model | None) -> dict[str, Any]:
     """The fields that link a sale or a refund to the shop's order; ValidationError
     keyed ``order`` for a key that ``order_object_id`` cannot hold."""
@@ -163,7 +100,7 @@ def order_fields(order: models.Model | None) -> dict[str, Any]:
 
 
 def money_event_fields(
-    data: SaleData | RefundData, string_fields: tuple[str, ...], errors: Errors
+    data: MoneyData, string_fields: tuple[str, ...], errors: Errors
 ) -> dict[str, Any]:
     """What checking a sale and a refund share: the data's fields, with ``""`` for the
     blank strings, the amount in minor units, and each problem of the event id, the

@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from django_firstpromoter.conf import get_config
+from django_firstpromoter.data import RefundData
 from django_firstpromoter.models import Refund, Sale
-from django_firstpromoter.refund_data import RefundData
-from django_firstpromoter.tracking import (
+from django_firstpromoter.recording import (
     Errors,
     full_clean,
     money_event_fields,

@@ -11,14 +11,14 @@ from django.http import HttpRequest
 
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.models import Signup
-from django_firstpromoter.referral import Referral, current_referral, get_referral
-from django_firstpromoter.tracking import (
+from django_firstpromoter.recording import (
     Errors,
     as_text,
     check_customer,
     full_clean,
     record_and_schedule,
 )
+from django_firstpromoter.referral import Referral, current_referral, get_referral
 
 logger = logging.getLogger("django_firstpromoter")
 

@@ -19,3 +19,7 @@ class AttemptOutcome(models.TextChoices):
     NOT_REFERRAL = "not_referral", _("Not a referral")
     REJECTED = "rejected", _("Rejected")
     RETRY = "retry", _("Retry later")
+
+
+WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+"""Not settled yet: due to be sent, or being sent under a lease."""

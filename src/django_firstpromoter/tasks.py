@@ -18,6 +18,7 @@ import django
 from django.core.exceptions import ImproperlyConfigured
 
 from django_firstpromoter import delivery
+from django_firstpromoter.kinds import KINDS
 from django_firstpromoter.models import Cancellation, Refund, Sale, Signup, TrackedEvent
 
 if TYPE_CHECKING:
@@ -66,12 +67,9 @@ def deliver_signup(signup_id: int) -> str | None:
     return delivery.deliver(Signup, signup_id)
 
 
-# Which task delivers which record; ``delivery`` knows only ``TrackedEvent``.
+# Which task delivers which record, by the kind's ``task_name``.
 DELIVER_TASKS: dict[type[TrackedEvent], Task[Any, Any]] = {
-    Sale: deliver_sale,
-    Refund: deliver_refund,
-    Cancellation: deliver_cancellation,
-    Signup: deliver_signup,
+    kind.model: globals()[kind.task_name] for kind in KINDS
 }
 
 

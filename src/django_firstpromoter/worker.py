@@ -41,7 +41,8 @@ from django_firstpromoter.delivery import (
     lease_left,
     send_claimed,
 )
-from django_firstpromoter.models import TRACKED_MODELS, TrackedEvent
+from django_firstpromoter.kinds import TRACKED_MODELS
+from django_firstpromoter.models import TrackedEvent
 
 logger = logging.getLogger("django_firstpromoter")
 

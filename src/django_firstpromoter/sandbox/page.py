@@ -7,11 +7,10 @@ and event ids come from whoever calls the API, and must not become markup.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 from html import escape
 from typing import Any
 
-from django_firstpromoter.money import minor_unit_factor
+from django_firstpromoter.money import format_amount
 from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.sandbox.shapes import COMMISSION_STATUS
 from django_firstpromoter.sandbox.world import World
@@ -24,11 +23,6 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .3em .6em; border-bottom: 1px solid #e5e7eb; }
 th { background: #f3f4f6; } td.empty { color: #6b7280; font-style: italic; }
 """
-
-
-def money(amount: int, currency: str) -> str:
-    places = 0 if minor_unit_factor(currency) == 1 else 2
-    return f"{Decimal(amount) / minor_unit_factor(currency):.{places}f} {currency}"
 
 
 def render(world: World, faults: Faults) -> str:
@@ -87,7 +81,7 @@ def render(world: World, faults: Faults) -> str:
                     event.id,
                     event.type,
                     event.event_id,
-                    money(event.amount, event.currency),
+                    format_amount(event.amount, "cash", event.currency),
                     event.email or event.uid,
                     event.promoter,
                     f"v{event.api_version}",
@@ -103,7 +97,7 @@ def render(world: World, faults: Faults) -> str:
                 [
                     event.commission_id,
                     event.promoter,
-                    money(event.commission, event.currency),
+                    format_amount(event.commission, "cash", event.currency),
                     COMMISSION_STATUS,
                     event.event_id,
                     event.email or event.uid,

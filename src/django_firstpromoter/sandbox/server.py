@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from django_firstpromoter import __version__
+from django_firstpromoter.referral import LINK_PARAMETERS
 from django_firstpromoter.sandbox import api, page
 from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.sandbox.world import (
@@ -33,8 +34,6 @@ from django_firstpromoter.sandbox.world import (
 )
 
 TRACK_PATH = re.compile(r"/api/v(?P<version>[12])/track/(?P<call>[a-z_]+)/?")
-# fpr.js reads the referral id from any of these query parameters.
-REF_PARAMETERS = ("ref", "fpr", "via", "fp_ref", "deal", "_from", "_by", "_go")
 WINDOW_SECONDS = 60.0
 # How often the serving loop looks up from waiting for a connection, to see whether
 # it is to stop: short, so that a test's sandbox stops in a blink instead of
@@ -269,7 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._not_found()
 
     def _click(self, query: dict[str, list[str]]) -> None:
-        ref_id = next((query[name][0] for name in REF_PARAMETERS if name in query), "")
+        ref_id = next((query[name][0] for name in LINK_PARAMETERS if name in query), "")
         if not ref_id:
             self._send_json(400, {"message": "Name the promoter: /click?ref=<referral id>."})
             return

@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_firstpromoter.conf import get_config
-from django_firstpromoter.models import TRACKED_MODELS
+from django_firstpromoter.kinds import TRACKED_MODELS
 from django_firstpromoter.monitoring import queue_status
 from django_firstpromoter.statuses import DeliveryStatus
 from django_firstpromoter.worker import Worker

@@ -1,0 +1,53 @@
+"""``track_sale``: a paid sale checked, recorded once in the caller's transaction, and
+sent or queued after its commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from django_firstpromoter.conf import get_config
+from django_firstpromoter.data import SaleData
+from django_firstpromoter.models import Sale
+from django_firstpromoter.recording import (
+    Errors,
+    check_money,
+    full_clean,
+    money_event_fields,
+    order_fields,
+    record_and_schedule,
+)
+
+STRING_FIELDS = ("email", "uid", "plan", "promo_code", "tid", "ref_id", "subscription_id")
+
+
+def track_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | None:
+    """Record ``data`` once per ``event_id`` and schedule its delivery.
+
+    Returns None, recording nothing, for a sale worth zero. Raises
+    ``ValidationError`` (keyed by field) before writing anything when the data
+    is bad, and ``ImproperlyConfigured`` when the settings are.
+    """
+    config = get_config()
+    fields = clean_sale_data(data)
+    if fields is None:
+        return None
+    fields.update(order_fields(order))
+    return record_and_schedule(Sale(**fields, api_version=config.api_version), config)
+
+
+def clean_sale_data(data: SaleData) -> dict[str, Any] | None:
+    """The ``Sale`` fields for ``data``, or None for a zero sale; ValidationError otherwise."""
+    errors: Errors = {}
+    fields = money_event_fields(data, STRING_FIELDS, errors)
+    fields["mrr_minor"] = (
+        None if data.mrr is None else check_money("mrr", data.mrr, fields["currency"], errors)
+    )
+    if errors:
+        raise ValidationError(errors)
+    if fields["amount_minor"] == 0:
+        return None
+    full_clean(Sale(**fields))
+    return fields

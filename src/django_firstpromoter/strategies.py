@@ -1,0 +1,101 @@
+"""The three ``DELIVERY`` modes, each as what it does once a record is written (after
+the host's commit) and once an attempt leaves the record due for a retry.
+
+``recording`` and ``delivery`` ask ``strategy_for(config)`` instead of testing the
+mode themselves. Nothing here may raise into the host's request: a record that
+could not be sent or queued stays due, and ``firstpromoter_deliver`` sends it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from functools import partial
+
+from django.db import transaction
+
+from django_firstpromoter.conf import Config
+from django_firstpromoter.models import TrackedEvent
+
+logger = logging.getLogger("django_firstpromoter")
+
+
+class Strategy:
+    """``DELIVERY = "worker"``: nothing but ``firstpromoter_deliver`` sends."""
+
+    def recorded(self, model: type[TrackedEvent], pk: int) -> None:
+        """Called in the host's transaction, for a record this call inserted."""
+
+    def retry_due(self, record: TrackedEvent, when: datetime.datetime) -> None:
+        """Called after an attempt settled ``record`` as pending until ``when``."""
+
+
+class OnCommit(Strategy):
+    """``DELIVERY = "on_commit"``: sent in the host's process right after its commit."""
+
+    def recorded(self, model: type[TrackedEvent], pk: int) -> None:
+        transaction.on_commit(partial(self.send, model, pk))
+
+    @staticmethod
+    def send(model: type[TrackedEvent], pk: int) -> None:
+        # Runs after the host's transaction has committed, inside its request: an
+        # exception here would reach the host's view, so everything is logged instead.
+        # delivery is imported here, not above: delivery asks this module for retries.
+        from django_firstpromoter import delivery
+
+        try:
+            delivery.deliver(model, pk)
+        except Exception:
+            logger.exception(
+                "%s %s could not be sent after commit; it stays pending",
+                model._meta.model_name,
+                pk,
+            )
+
+
+class TaskQueue(Strategy):
+    """``DELIVERY = "task"``: a worker of Django's Tasks framework sends each record,
+    and each retry when it is due. ``tasks`` is imported only here: it needs the
+    framework and a loadable ``TASKS`` backend."""
+
+    def recorded(self, model: type[TrackedEvent], pk: int) -> None:
+        transaction.on_commit(partial(self.enqueue, model, pk))
+
+    @staticmethod
+    def enqueue(model: type[TrackedEvent], pk: int) -> None:
+        # As above: nothing may reach the host's view. A record whose task could not be
+        # queued (the framework missing, the queue down) stays due for firstpromoter_deliver.
+        try:
+            from django_firstpromoter.tasks import DELIVER_TASKS
+
+            DELIVER_TASKS[model].enqueue(pk)
+        except Exception:
+            logger.exception(
+                "%s %s could not be queued after commit; it stays pending",
+                model._meta.model_name,
+                pk,
+            )
+
+    def retry_due(self, record: TrackedEvent, when: datetime.datetime) -> None:
+        # The row is due then whatever happens here: a retry that cannot be queued (the
+        # queue down, TASKS wrong: manage.py check says so) is logged, not raised into
+        # the sender, and firstpromoter_deliver sends it when it is due.
+        try:
+            from django_firstpromoter.tasks import enqueue_retry
+
+            enqueue_retry(record, when)
+        except Exception:
+            logger.exception(
+                "%s %s: its retry could not be queued", record._meta.verbose_name, record.pk
+            )
+
+
+STRATEGIES: dict[str, Strategy] = {
+    "on_commit": OnCommit(),
+    "worker": Strategy(),
+    "task": TaskQueue(),
+}
+
+
+def strategy_for(config: Config) -> Strategy:
+    return STRATEGIES[config.delivery]
