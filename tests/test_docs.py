@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand
 from django.dispatch import Signal
 
 import django_firstpromoter
-from django_firstpromoter import signals
+from django_firstpromoter import conf, signals
 from django_firstpromoter.conf import DEFAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,8 @@ def page(name: str) -> str:
 
 
 def check_ids() -> list[str]:
-    found: set[str] = set()
+    """The settings' rules (``conf.RULES``) and every id the checks write out."""
+    found = {f"firstpromoter.{rule.id}" for rule in conf.RULES}
     for source in PACKAGE.rglob("*.py"):
         found.update(CHECK_ID.findall(source.read_text(encoding="utf-8")))
     return sorted(found)
