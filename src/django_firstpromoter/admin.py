@@ -313,64 +313,51 @@ class MoneyEventAdmin(DeliveryAdmin):
         return order_link(record)
 
 
+def money_fieldsets(links: list[str], sent: list[str]) -> list[Any]:
+    """A sale's or a refund's page: what it is, how its delivery went, what was sent."""
+    head = ["event_id", "status_badge", *links, "amount_display", "email", "uid", "last_error"]
+    return [
+        (None, {"fields": head}),
+        (_("Delivery"), {"fields": DELIVERY_FIELDS}),
+        (_("Sent to FirstPromoter"), {"classes": ["collapse"], "fields": sent}),
+    ]
+
+
+def money_list(link: str) -> tuple[str, ...]:
+    """A sales or refunds list's columns, with ``link`` before the time recorded."""
+    columns = ("event_id", "customer", "amount_display", "status_badge", "attempt_count")
+    return (*columns, "reward_total", link, "recorded_at")
+
+
 @admin.register(Sale)
 class SaleAdmin(MoneyEventAdmin):
     records = "sales"
-    list_display = [
-        "event_id",
-        "customer",
-        "amount_display",
-        "status_badge",
-        "attempt_count",
-        "reward_total",
-        "promoter",
-        "recorded_at",
-    ]
+    list_display = money_list("promoter")
     search_fields = ["event_id", "email", "uid", "rewards__promoter_email"]
     inlines = [SaleRewardInline, RefundInline]
     # The page is view-only (see has_change_permission), so every model field shows
     # read-only already; these are the computed ones the fieldsets use.
     readonly_fields = ["status_badge", "amount_display", "order_link", "last_response"]
-    fieldsets = [
-        (
-            None,
-            {
-                "fields": [
-                    "event_id",
-                    "status_badge",
-                    "order_link",
-                    "amount_display",
-                    "email",
-                    "uid",
-                    "last_error",
-                ]
-            },
-        ),
-        (_("Delivery"), {"fields": DELIVERY_FIELDS}),
-        (
-            _("Sent to FirstPromoter"),
-            {
-                "classes": ["collapse"],
-                "fields": [
-                    "amount_minor",
-                    "mrr",
-                    "mrr_minor",
-                    "quantity",
-                    "plan",
-                    "promo_code",
-                    "tid",
-                    "ref_id",
-                    "skip_email_notification",
-                    "created_at",
-                    "subscription_id",
-                    "start_recurring_reward_in",
-                    "recurring_reward_frequency",
-                    "max_recurring",
-                    "ecom_sale",
-                ],
-            },
-        ),
-    ]
+    fieldsets = money_fieldsets(
+        ["order_link"],
+        [
+            "amount_minor",
+            "mrr",
+            "mrr_minor",
+            "quantity",
+            "plan",
+            "promo_code",
+            "tid",
+            "ref_id",
+            "skip_email_notification",
+            "created_at",
+            "subscription_id",
+            "start_recurring_reward_in",
+            "recurring_reward_frequency",
+            "max_recurring",
+            "ecom_sale",
+        ],
+    )
 
     @admin.display(description=_("promoter"))
     def promoter(self, sale: Sale) -> str:
@@ -381,51 +368,15 @@ class SaleAdmin(MoneyEventAdmin):
 @admin.register(Refund)
 class RefundAdmin(MoneyEventAdmin):
     records = "refunds"
-    list_display = [
-        "event_id",
-        "customer",
-        "amount_display",
-        "status_badge",
-        "attempt_count",
-        "reward_total",
-        "sale_link",
-        "recorded_at",
-    ]
+    list_display = money_list("sale_link")
     search_fields = ["event_id", "sale_event_id", "email", "uid"]
     list_select_related = ["sale"]
     inlines = [RefundRewardInline]
     readonly_fields = ["status_badge", "amount_display", "sale_link", "order_link", "last_response"]
-    fieldsets = [
-        (
-            None,
-            {
-                "fields": [
-                    "event_id",
-                    "status_badge",
-                    "sale_link",
-                    "order_link",
-                    "amount_display",
-                    "email",
-                    "uid",
-                    "last_error",
-                ]
-            },
-        ),
-        (_("Delivery"), {"fields": DELIVERY_FIELDS}),
-        (
-            _("Sent to FirstPromoter"),
-            {
-                "classes": ["collapse"],
-                "fields": [
-                    "amount_minor",
-                    "quantity",
-                    "sale_event_id",
-                    "skip_email_notification",
-                    "created_at",
-                ],
-            },
-        ),
-    ]
+    fieldsets = money_fieldsets(
+        ["sale_link", "order_link"],
+        ["amount_minor", "quantity", "sale_event_id", "skip_email_notification", "created_at"],
+    )
 
     @admin.display(description=_("sale"))
     def sale_link(self, refund: Refund) -> str:

@@ -11,13 +11,14 @@ says more).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models
 from django.utils.module_loading import import_string
 
 from django_firstpromoter.cancellations import track_cancellation
-from django_firstpromoter.conf import get_config, raw_settings
+from django_firstpromoter.conf import raw_settings
 from django_firstpromoter.models import Refund, Sale
 from django_firstpromoter.refunds import track_refund
 from django_firstpromoter.sales import track_sale
@@ -38,17 +39,7 @@ def track_order(order: models.Model) -> Sale | None:
     an error here never leaves the host's transaction broken; the adapter is the
     host's code, running in the host's transaction.
     """
-    try:
-        path = get_config().sale_from_order
-        if not path:
-            raise LookupError("FIRSTPROMOTER['SALE_FROM_ORDER'] is not set")
-        data = import_string(path)(order)
-        if data is None:
-            return None
-        return track_sale(data, order=order)
-    except Exception:
-        logger.exception("could not record a FirstPromoter sale for order %s", order.pk)
-        return None
+    return _from_order(order, "SALE_FROM_ORDER", track_sale, "sale", told=True)
 
 
 def refund_order(order: models.Model, *, told: bool = False) -> Refund | None:
@@ -58,21 +49,32 @@ def refund_order(order: models.Model, *, told: bool = False) -> Refund | None:
     ``told``: the host said the order was refunded (``order_refunded``), so a missing
     adapter is an error to log, not a shop that does not report refunds.
     """
+    return _from_order(order, "REFUND_FROM_ORDER", track_refund, "refund", told=told)
+
+
+def _from_order(
+    order: models.Model, key: str, track: Callable[..., Any], what: str, *, told: bool
+) -> Any:
+    """``track(adapter(order), order=order)`` for the adapter named by setting ``key``;
+    None when it answers None or, unless ``told``, when none is set. Whatever goes
+    wrong is logged, never raised into the host's save or signal."""
     try:
-        path = get_config().refund_from_order
+        path = raw_settings()[key]
         if not path:
             if told:
                 logger.error(
-                    "order %s was refunded but FIRSTPROMOTER['REFUND_FROM_ORDER'] is not set",
+                    "order %s: FIRSTPROMOTER['%s'] is not set, so no %s is recorded",
                     order.pk,
+                    key,
+                    what,
                 )
             return None
         data = import_string(path)(order)
         if data is None:
             return None
-        return track_refund(data, order=order)
+        return track(data, order=order)
     except Exception:
-        logger.exception("could not record a FirstPromoter refund for order %s", order.pk)
+        logger.exception("could not record a FirstPromoter %s for order %s", what, order.pk)
         return None
 
 

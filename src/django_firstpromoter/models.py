@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from django_firstpromoter.money import format_amount
-from django_firstpromoter.statuses import AttemptOutcome, DeliveryStatus
+from django_firstpromoter.statuses import WAITING, AttemptOutcome, DeliveryStatus
 
 
 def customer_email() -> models.CharField:
@@ -54,7 +54,7 @@ class TrackedEvent(models.Model):
             # batch's size, instead of reading every due row and sorting them.
             models.Index(
                 fields=["next_attempt_at", "id"],
-                condition=models.Q(status__in=["pending", "sending"]),
+                condition=models.Q(status__in=list(WAITING)),
                 name="fp_%(class)s_waiting",
             ),
         ]
@@ -188,7 +188,7 @@ class Refund(MoneyEvent):
     def ready(cls) -> models.Q:
         # A refund sent before its sale would find nothing to refund at FirstPromoter:
         # it waits while the sale it refunds is still to be sent.
-        return ~models.Q(sale__status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])
+        return ~models.Q(sale__status__in=WAITING)
 
 
 class RefundAttempt(Attempt):
