@@ -11,10 +11,9 @@ from django.core.exceptions import FieldDoesNotExist
 from django.template import Context, Template
 from django.test import AsyncClient, Client, RequestFactory
 
+from django_firstpromoter.fprjs import COOKIE_MAX_AGE, LINK_PARAMETERS
 from django_firstpromoter.models import Sale
 from django_firstpromoter.referral import (
-    COOKIE_MAX_AGE,
-    LINK_PARAMETERS,
     REQUEST_ATTRIBUTE,
     Referral,
     copy_referral,

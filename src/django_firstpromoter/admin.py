@@ -40,6 +40,7 @@ from django_firstpromoter.money import format_amount, format_money
 from django_firstpromoter.monitoring import queue_status
 from django_firstpromoter.statuses import DeliveryStatus
 from django_firstpromoter.storable import clean_json, parse_json
+from django_firstpromoter.strategies import strategy_for
 
 BADGE_COLOURS: dict[str, str] = {
     DeliveryStatus.PENDING: "#b58105",
@@ -248,7 +249,8 @@ class DeliveryAdmin(admin.ModelAdmin):
                 updated_at=now,
                 attempt_count=settled_attempts(self.model),
             )
-            deliver_each(self.model, retry, config, results)
+            on_retry = strategy_for(config).retry_due
+            deliver_each(self.model, retry, config, results, on_retry=on_retry)
         except Exception as exc:
             # The limiter's cache or the database down, say: the operator is told what
             # happened instead of shown a server error. What was not sent is due.

@@ -15,6 +15,7 @@ import datetime
 import logging
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -31,9 +32,12 @@ from django_firstpromoter.notify import log_fields, send_robust
 from django_firstpromoter.protocol import MAX_DELAY, Answer
 from django_firstpromoter.ratelimit import limiter_for
 from django_firstpromoter.statuses import WAITING, AttemptOutcome, DeliveryStatus
-from django_firstpromoter.strategies import strategy_for
 
 logger = logging.getLogger("django_firstpromoter")
+
+RetryHook = Callable[[TrackedEvent, datetime.datetime], None]
+"""Told of each record an attempt leaves due again, and when: the delivery mode's
+(``strategies``), so that this module needs to know none of them."""
 
 SUCCESS = (AttemptOutcome.TRACKED, AttemptOutcome.DUPLICATE)
 FINAL = {
@@ -168,7 +172,13 @@ def lease_left(record: TrackedEvent) -> float:
     return (record.next_attempt_at - timezone.now()).total_seconds()
 
 
-def deliver(model: type[TrackedEvent], pk: int, config: Config | None = None) -> str | None:
+def deliver(
+    model: type[TrackedEvent],
+    pk: int,
+    config: Config | None = None,
+    *,
+    on_retry: RetryHook | None = None,
+) -> str | None:
     """Send one record if it is due and nobody else is sending it; its new status, or None.
 
     A configuration error is raised before anything is claimed: it is never
@@ -179,10 +189,10 @@ def deliver(model: type[TrackedEvent], pk: int, config: Config | None = None) ->
     record = claim(model, pk, config)
     if record is None:
         return None
-    return send_claimed(record, config)
+    return send_claimed(record, config, on_retry=on_retry)
 
 
-def send_claimed(record: TrackedEvent, config: Config) -> str:
+def send_claimed(record: TrackedEvent, config: Config, *, on_retry: RetryHook | None = None) -> str:
     """Make the one HTTP call for a record this sender has claimed, and settle it.
 
     An error on the way (the limiter's cache down, the database gone, a bug) is
@@ -206,7 +216,9 @@ def send_claimed(record: TrackedEvent, config: Config) -> str:
         params = kind.params(record, config.api_version)
         started_at = timezone.now()
         answer = client.send(config, kind.name, params)
-        return settle(record, record.attempt_count, answer, params, started_at, config)
+        return settle(
+            record, record.attempt_count, answer, params, started_at, config, on_retry=on_retry
+        )
     except Exception:
         give_back([record], counted=True)
         raise
@@ -264,7 +276,11 @@ def settle(
     params: dict,
     started_at: datetime.datetime,
     config: Config,
+    *,
+    on_retry: RetryHook | None = None,
 ) -> str:
+    """Record the attempt and the record's new status in one transaction, its rewards
+    with them; then log, signal, and tell ``on_retry`` of a retry now due later."""
     now = timezone.now()
     if answer.outcome in FINAL:
         status = FINAL[answer.outcome]
@@ -335,8 +351,8 @@ def settle(
     retry_at = fields.get("next_attempt_at")
     _log(record, attempt, status, answer, None if retry_at is None else retry_at - now)
     _notify(record, status)
-    if status == DeliveryStatus.PENDING:
-        strategy_for(config).retry_due(record, fields["next_attempt_at"])
+    if status == DeliveryStatus.PENDING and on_retry is not None:
+        on_retry(record, fields["next_attempt_at"])
     return status
 
 
@@ -345,6 +361,8 @@ def deliver_each(
     pks: list[int],
     config: Config,
     results: Counter[str] | None = None,
+    *,
+    on_retry: RetryHook | None = None,
 ) -> Counter[str]:
     """``deliver`` each record in turn; how many ended in each status (records another
     sender had, or that were not due, are not counted).
@@ -355,7 +373,7 @@ def deliver_each(
     """
     results = Counter() if results is None else results
     for pk in pks:
-        status = deliver(model, pk, config)
+        status = deliver(model, pk, config, on_retry=on_retry)
         if status is not None:
             results[status] += 1
     return results

@@ -6,9 +6,8 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.deprecation import MiddlewareMixin
 
+from django_firstpromoter.fprjs import COOKIE_MAX_AGE, REF_COOKIE
 from django_firstpromoter.referral import (
-    COOKIE_MAX_AGE,
-    REF_COOKIE,
     REQUEST_ATTRIBUTE,
     current_referral,
     link_ref_id,

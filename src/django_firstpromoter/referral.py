@@ -8,7 +8,6 @@ them on the order at checkout is all a shop needs to do for its promoters.
 from __future__ import annotations
 
 import contextvars
-import datetime
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,16 +15,8 @@ from dataclasses import dataclass
 from django.db import models
 from django.http import HttpRequest
 
-TID_COOKIES = ("_fprom_tid", "_fprom_track")
-"""fpr.js's visit id, under its current name first: accounts made before April 2021
-still get ``_fprom_track``."""
-REF_COOKIE = "_fprom_ref"
-"""fpr.js's name for the promoter's referral id; the middleware keeps a referral
-link's under the same name, so a shop behaves the same with fpr.js or without it."""
-LINK_PARAMETERS = ("fpr", "via", "fp_ref", "deal", "ref", "_from", "_by", "_go")
-"""The query parameters FirstPromoter's referral links carry, in its own order."""
-COOKIE_MAX_AGE = int(datetime.timedelta(days=60).total_seconds())
-"""fpr.js's default cookie lifetime."""
+from django_firstpromoter.fprjs import LINK_PARAMETERS, REF_COOKIE, TID_COOKIES
+
 REQUEST_ATTRIBUTE = "firstpromoter_referral"
 
 MAX_LENGTH = 255

@@ -1,9 +1,11 @@
 """The three ``DELIVERY`` modes, each as what it does once a record is written (after
 the host's commit) and once an attempt leaves the record due for a retry.
 
-``recording`` and ``delivery`` ask ``strategy_for(config)`` instead of testing the
-mode themselves. Nothing here may raise into the host's request: a record that
-could not be sent or queued stays due, and ``firstpromoter_deliver`` sends it.
+``recording`` and every sender (the worker, the admin) ask ``strategy_for(config)``
+instead of testing the mode themselves; ``delivery`` is told of retries through the
+hook a sender passes it, and imports none of this. Nothing here may raise into the
+host's request: a record that could not be sent or queued stays due, and
+``firstpromoter_deliver`` sends it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from functools import partial
 
 from django.db import transaction
 
+from django_firstpromoter import delivery
 from django_firstpromoter.conf import Config
 from django_firstpromoter.models import TrackedEvent
 
@@ -40,9 +43,6 @@ class OnCommit(Strategy):
     def send(model: type[TrackedEvent], pk: int) -> None:
         # Runs after the host's transaction has committed, inside its request: an
         # exception here would reach the host's view, so everything is logged instead.
-        # delivery is imported here, not above: delivery asks this module for retries.
-        from django_firstpromoter import delivery
-
         try:
             delivery.deliver(model, pk)
         except Exception:
@@ -77,17 +77,16 @@ class TaskQueue(Strategy):
             )
 
     def retry_due(self, record: TrackedEvent, when: datetime.datetime) -> None:
-        # The row is due then whatever happens here: a retry that cannot be queued (the
-        # queue down, TASKS wrong: manage.py check says so) is logged, not raised into
-        # the sender, and firstpromoter_deliver sends it when it is due.
         try:
             from django_firstpromoter.tasks import enqueue_retry
-
-            enqueue_retry(record, when)
         except Exception:
+            # The framework gone since the record was queued: manage.py check says so
+            # (E012), and firstpromoter_deliver sends the record when it is due.
             logger.exception(
                 "%s %s: its retry could not be queued", record._meta.verbose_name, record.pk
             )
+            return
+        enqueue_retry(record, when)
 
 
 STRATEGIES: dict[str, Strategy] = {

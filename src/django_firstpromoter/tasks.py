@@ -12,6 +12,7 @@ is checked against it when it is defined): nothing imports it unless ``DELIVERY`
 from __future__ import annotations
 
 import datetime
+import logging
 from typing import TYPE_CHECKING, Any
 
 import django
@@ -23,6 +24,8 @@ from django_firstpromoter.models import Cancellation, Refund, Sale, Signup, Trac
 
 if TYPE_CHECKING:
     from django.tasks import Task
+
+logger = logging.getLogger("django_firstpromoter")
 
 try:
     # Django 6 has it built in; django-tasks (the ``tasks`` extra) is its backport for
@@ -45,26 +48,26 @@ def deliver_sale(sale_id: int) -> str | None:
 
     A configuration error is raised, leaving the sale untouched until it is fixed.
     """
-    return delivery.deliver(Sale, sale_id)
+    return delivery.deliver(Sale, sale_id, on_retry=enqueue_retry)
 
 
 @task
 def deliver_refund(refund_id: int) -> str | None:
     """``deliver_sale`` for a refund. One still waiting for its sale is not due: the
     command sends it once the sale is settled."""
-    return delivery.deliver(Refund, refund_id)
+    return delivery.deliver(Refund, refund_id, on_retry=enqueue_retry)
 
 
 @task
 def deliver_cancellation(cancellation_id: int) -> str | None:
     """``deliver_sale`` for a cancellation."""
-    return delivery.deliver(Cancellation, cancellation_id)
+    return delivery.deliver(Cancellation, cancellation_id, on_retry=enqueue_retry)
 
 
 @task
 def deliver_signup(signup_id: int) -> str | None:
     """``deliver_sale`` for a signup."""
-    return delivery.deliver(Signup, signup_id)
+    return delivery.deliver(Signup, signup_id, on_retry=enqueue_retry)
 
 
 # Which task delivers which record, by the kind's ``task_name``.
@@ -75,7 +78,16 @@ DELIVER_TASKS: dict[type[TrackedEvent], Task[Any, Any]] = {
 
 def enqueue_retry(record: TrackedEvent, run_after: datetime.datetime) -> None:
     """Queue the record's next attempt for when it is due, where the backend can defer
-    a task. Where it cannot (the Immediate backend), ``firstpromoter_deliver`` sends it."""
-    deliver_task = DELIVER_TASKS[type(record)]
-    if deliver_task.get_backend().supports_defer:
-        deliver_task.using(run_after=run_after).enqueue(record.pk)
+    a task. Where it cannot (the Immediate backend), ``firstpromoter_deliver`` sends it.
+
+    The row is due then whatever happens here: a retry that cannot be queued (the
+    queue down, TASKS wrong: manage.py check says so) is logged, not raised into the
+    sender, and ``firstpromoter_deliver`` sends it when it is due."""
+    try:
+        deliver_task = DELIVER_TASKS[type(record)]
+        if deliver_task.get_backend().supports_defer:
+            deliver_task.using(run_after=run_after).enqueue(record.pk)
+    except Exception:
+        logger.exception(
+            "%s %s: its retry could not be queued", record._meta.verbose_name, record.pk
+        )

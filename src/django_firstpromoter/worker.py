@@ -43,6 +43,7 @@ from django_firstpromoter.delivery import (
 )
 from django_firstpromoter.kinds import TRACKED_MODELS
 from django_firstpromoter.models import TrackedEvent
+from django_firstpromoter.strategies import strategy_for
 
 logger = logging.getLogger("django_firstpromoter")
 
@@ -82,6 +83,7 @@ class Worker:
         call: every ``REPORT_SECONDS`` while busy, and when nothing more is due."""
         self.models = list(models)
         self.config = config
+        self.on_retry = strategy_for(config).retry_due
         self.threads = threads
         self.loop = loop
         self.interval = interval
@@ -240,14 +242,14 @@ class Worker:
     def _send(self, job: Job) -> None:
         try:
             if isinstance(job, tuple):
-                status = deliver(*job, self.config)
+                status = deliver(*job, self.config, on_retry=self.on_retry)
             # A send takes at most about two TIMEOUTs (connect, then read); one that
             # could outlast its lease might be sent twice at once.
             elif lease_left(job) < 2 * self.config.timeout + 1:
                 give_back([job])
                 status = None
             else:
-                status = send_claimed(job, self.config)
+                status = send_claimed(job, self.config, on_retry=self.on_retry)
         except Exception as error:
             # send_claimed and deliver have given the claim back already.
             self._give_back(1)

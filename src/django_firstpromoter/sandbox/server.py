@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from django_firstpromoter import __version__
-from django_firstpromoter.referral import LINK_PARAMETERS
+from django_firstpromoter.fprjs import LINK_PARAMETERS
 from django_firstpromoter.sandbox import api, page
 from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.sandbox.world import (
