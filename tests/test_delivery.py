@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 import threading
-from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,19 +18,9 @@ from django_firstpromoter.models import Reward, Sale
 from django_firstpromoter.statuses import AttemptOutcome, DeliveryStatus
 from django_firstpromoter.worker import Worker
 from tests.conftest import firstpromoter, success_body
+from tests.factories import make_sale
 
 pytestmark = pytest.mark.django_db
-
-
-def make_sale(**fields) -> Sale:
-    defaults = {
-        "event_id": "evt-1",
-        "amount": Decimal("19.99"),
-        "amount_minor": 1999,
-        "email": "buyer@example.com",
-        "api_version": 2,
-    }
-    return Sale.objects.create(**{**defaults, **fields})
 
 
 def drain(limit: int | None = None) -> dict[str, int]:
