@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import signal
-import time
 import uuid
 from bisect import bisect_left
 from decimal import Decimal
@@ -23,6 +22,7 @@ from django_firstpromoter.models import RateLimitSlot, Sale
 from django_firstpromoter.sandbox import Sandbox
 from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.statuses import DeliveryStatus
+from tests.waiting import poll
 from tests.workers import start_worker
 
 SANDBOX_LIMIT = 600
@@ -78,12 +78,12 @@ def test_three_workers_hold_one_rate_limit_and_still_drain_near_it(
         logs = [tmp_path / f"worker-{n}.log" for n in range(3)]
         workers = [start_worker(settings, log, "--threads", "2", env=env) for log in logs]
         try:
-            deadline = time.monotonic() + 3 * BACKLOG * 60 / RATE_LIMIT
-            while (
-                Sale.objects.exclude(status=DeliveryStatus.TRACKED).exists()
-                and time.monotonic() < deadline
-            ):
-                time.sleep(1)
+            # What is untracked after the deadline is reported below, by the counts.
+            poll(
+                lambda: not Sale.objects.exclude(status=DeliveryStatus.TRACKED).exists(),
+                3 * BACKLOG * 60 / RATE_LIMIT,
+                interval=1,
+            )
         finally:
             for worker in workers:
                 worker.send_signal(signal.SIGTERM)

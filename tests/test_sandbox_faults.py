@@ -12,6 +12,7 @@ import requests
 from django_firstpromoter.sandbox import Faults, Sandbox
 from django_firstpromoter.sandbox import server as sandbox_server
 from tests.test_sandbox import call, click, sale
+from tests.waiting import wait_until
 
 
 def referred_sale(sandbox: Sandbox, event_id: str = "evt-1") -> dict[str, object]:
@@ -211,8 +212,7 @@ def test_a_reset_during_a_held_call_forgets_it(sandbox):
 
     held = threading.Thread(target=send)
     held.start()
-    while not sandbox.requests:
-        time.sleep(0.01)
+    wait_until(lambda: bool(sandbox.requests), 10, "the held call to arrive", interval=0.01)
 
     sandbox.reset()
     held.join()

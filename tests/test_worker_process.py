@@ -4,7 +4,6 @@ as a deploy stops it: it exits at once and cleanly, holding nothing."""
 from __future__ import annotations
 
 import signal
-import time
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +14,7 @@ from django_firstpromoter.models import Sale
 from django_firstpromoter.sandbox import Sandbox
 from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.statuses import DeliveryStatus
+from tests.waiting import wait_until
 from tests.workers import start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,8 +34,9 @@ def test_a_stopped_worker_finishes_its_sends_and_gives_back_the_rest(
         worker = start_worker(
             {"BASE_URL": sandbox.base_url(2), "DELIVERY": "worker"}, log, "--threads", "4"
         )
-        while len(sandbox.requests) < 8:
-            time.sleep(0.02)
+        wait_until(
+            lambda: len(sandbox.requests) >= 8, 30, lambda: f"8 calls:\n{log.read_text()}", 0.02
+        )
         worker.send_signal(signum)
         assert worker.wait(timeout=10) == 0, log.read_text()
         answered = len(sandbox.requests)
