@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -80,7 +81,8 @@ def test_lost_rate_records_the_sale_but_drops_the_answer(sandbox, version):
 
 def test_rate_limit_answers_429_with_retry_after_until_the_minute_is_over(sandbox, monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr(sandbox_server.time, "monotonic", lambda: clock[0])
+    # The sandbox's own reference to the clock, not the process's ``time.monotonic``.
+    monkeypatch.setattr(sandbox_server, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     sandbox.faults.rate_limit = 2
 
     answers = [call(sandbox, 2, "sale", sale(f"e{n}", email="x@example.com")) for n in range(3)]
