@@ -33,3 +33,8 @@ def make_sale(
         currency=currency,
         **fields,
     )
+
+
+def make_sales(count: int, **fields: Any) -> list[Sale]:
+    """``count`` sales as ``make_sale`` makes them, ``evt-000`` on, each with ``fields``."""
+    return [make_sale(f"evt-{n:03}", **fields) for n in range(count)]

@@ -16,7 +16,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from django_firstpromoter.sandbox import Sandbox
 from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.statuses import DeliveryStatus
 from django_firstpromoter.worker import Worker
+from tests import factories
 from tests.conftest import V2_URL, success_body
 from tests.ports import free_port
 from tests.waiting import poll, wait_until
@@ -46,13 +46,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def make_sales(count: int) -> list[Sale]:
     """``count`` sales, due, with a referral the sandbox credits to alice."""
     due = timezone.now() - datetime.timedelta(minutes=1)
-    fields = {"amount": Decimal(10), "amount_minor": 1000, "api_version": 2, "ref_id": "alice"}
-    return [
-        Sale.objects.create(
-            event_id=f"evt-{n:03}", email=f"buyer{n}@example.com", next_attempt_at=due, **fields
-        )
-        for n in range(count)
-    ]
+    return factories.make_sales(count, ref_id="alice", next_attempt_at=due)
 
 
 def by_status() -> Counter[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from django_firstpromoter.models import Sale
 from django_firstpromoter.sandbox import Sandbox
 from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.statuses import DeliveryStatus
+from tests.factories import make_sales
 from tests.waiting import wait_until
 from tests.workers import start_worker
 
@@ -24,11 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_a_stopped_worker_finishes_its_sends_and_gives_back_the_rest(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
-    for n in range(60):
-        Sale.objects.create(
-            event_id=f"evt-{n}", amount=Decimal(10), amount_minor=1000, email="b@example.com",
-            api_version=2,
-        )  # fmt: skip
+    make_sales(60)
     with Sandbox(faults=Faults(latency_ms=100)) as sandbox:
         log = tmp_path / "worker.log"
         worker = start_worker(
