@@ -134,6 +134,8 @@ def test_chaos_loses_nothing_and_counts_nothing_twice(
             poll(drained, DRAIN_SECONDS, interval=1)
             drained_in = time.monotonic() - started
         finally:
+            workers[0].kill()  # killed above, unless the wait for it timed out
+            workers[0].wait()
             for worker in workers[1:]:
                 worker.send_signal(signal.SIGTERM)
             exit_codes = [worker.wait(timeout=30) for worker in workers[1:]]

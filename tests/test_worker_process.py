@@ -30,10 +30,12 @@ def test_a_stopped_worker_finishes_its_sends_and_gives_back_the_rest(
         worker = start_worker(
             {"BASE_URL": sandbox.base_url(2), "DELIVERY": "worker"}, log, "--threads", "4"
         )
-        wait_until(
-            lambda: len(sandbox.requests) >= 8, 30, lambda: f"8 calls:\n{log.read_text()}", 0.02
-        )
-        worker.send_signal(signum)
+        try:
+            wait_until(
+                lambda: len(sandbox.requests) >= 8, 30, lambda: f"8 calls:\n{log.read_text()}", 0.02
+            )
+        finally:
+            worker.send_signal(signum)  # stopped, whether the wait ended or timed out
         assert worker.wait(timeout=10) == 0, log.read_text()
         answered = len(sandbox.requests)
 
