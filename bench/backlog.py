@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -15,8 +14,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from django_firstpromoter.models import Sale
+from tests.waiting import wait_until
+from tests.workers import start_deliver
 
 ROOT = Path(__file__).resolve().parent.parent
+PATIENCE = 3600.0
+"""Seconds a worker may take to drain a backlog before the run is stopped: far more
+than the largest backlog takes, so only a stuck worker reaches it."""
 
 
 def make_backlog(count: int, prefix: str) -> None:
@@ -39,7 +43,7 @@ def make_backlog(count: int, prefix: str) -> None:
 
 def start_worker(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """``firstpromoter_deliver`` on this section's database, with this process's
-    FIRSTPROMOTER settings (the sandbox's URL among them)."""
+    FIRSTPROMOTER settings (the sandbox's URL among them); its output is not kept."""
     environment = {
         **os.environ,
         **(env or {}),
@@ -47,13 +51,7 @@ def start_worker(*args: str, env: dict[str, str] | None = None) -> subprocess.Po
         "BENCH_FIRSTPROMOTER": json.dumps(settings.FIRSTPROMOTER),
         "PYTHONPATH": str(ROOT),
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "django", "firstpromoter_deliver", *args],
-        env=environment,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return start_deliver(*args, env=environment, output=subprocess.DEVNULL)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -64,17 +62,31 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def wait_watching_memory(worker: subprocess.Popen[bytes]) -> tuple[float, float]:
-    """Wait for the worker; its wall seconds and peak RSS in MB."""
+def wait_watching_memory(
+    worker: subprocess.Popen[bytes], seconds: float = PATIENCE
+) -> tuple[float, float]:
+    """Wait for the worker to exit, for ``seconds`` at most (then kill it and raise);
+    its wall seconds and peak RSS in MB."""
     started = time.perf_counter()
     peak = 0.0
-    while worker.poll() is None:
+
+    def exited() -> bool:
+        nonlocal peak
+        if worker.poll() is not None:
+            return True
         try:
             peak = max(peak, peak_rss_mb(worker.pid))
         except (FileNotFoundError, ProcessLookupError):
-            break
-        time.sleep(0.1)
-    worker.wait()
+            return True  # gone between the poll and the read
+        return False
+
+    try:
+        wait_until(exited, seconds, f"worker {worker.pid} to drain its backlog", interval=0.1)
+    except TimeoutError:
+        worker.kill()
+        raise
+    finally:
+        worker.wait()
     return time.perf_counter() - started, peak
 
 

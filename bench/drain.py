@@ -7,16 +7,16 @@ from __future__ import annotations
 import datetime
 import resource
 import signal
-import time
 import uuid
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from bench.backlog import make_backlog, start_worker, unsettled, wait_watching_memory
+from bench.backlog import PATIENCE, make_backlog, start_worker, unsettled, wait_watching_memory
 from bench.common import Row, firstpromoter, sandbox
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.worker import Worker
+from tests.waiting import wait_until
 
 FIRSTPROMOTER_LIMIT = 400
 """Calls a minute FirstPromoter allows an account on v2; the sandbox answers 429 above."""
@@ -80,8 +80,12 @@ def at_the_rate_limit(database: str, backlog: int) -> list[Row]:
         make_backlog(backlog, "limit")
         workers = [start_worker("--loop", "--threads", "2", env=redis) for _ in range(3)]
         try:
-            while unsettled():
-                time.sleep(0.5)
+            wait_until(
+                lambda: not unsettled(),
+                PATIENCE,
+                f"3 workers to drain {backlog} sales at {FIRSTPROMOTER_LIMIT}/min",
+                interval=0.5,
+            )
         finally:
             for worker in workers:
                 worker.send_signal(signal.SIGTERM)

@@ -11,19 +11,13 @@ from django.test import override_settings
 from openapi_core import OpenAPI
 
 from django_firstpromoter.sandbox import Sandbox
+from tests import settings as test_settings
 
 SPECS = Path(__file__).parent / "specs"
 V2_URL = "https://api.firstpromoter.com/api/v2/track/sale"
 V1_URL = "https://firstpromoter.com/api/v1/track/sale"
-BASE: dict[str, Any] = {
-    "API_KEY": "test-api-key",
-    "ACCOUNT_ID": "acc_test",
-    "ORDER_MODEL": "shop.Order",
-    "SALE_FROM_ORDER": "tests.shop.firstpromoter.sale_from_order",
-    # Tests send as fast as they can; tests/test_ratelimit.py turns the limit on.
-    "RATE_LIMIT": None,
-    "WEBHOOK_SECRET": "test-webhook-secret-0123456789",
-}
+# The test settings' FIRSTPROMOTER: what ``firstpromoter()`` changes, from scratch.
+BASE: dict[str, Any] = dict(test_settings.FIRSTPROMOTER)
 
 
 def firstpromoter(**overrides: Any) -> override_settings:

@@ -4,12 +4,13 @@ process and SQLite file, with nothing taken from a developer's example_project/.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from tests.ports import listening
+from tests.waiting import wait_until
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example_project"
 MANAGE = [sys.executable, str(EXAMPLE / "manage.py")]
@@ -34,22 +35,12 @@ def environment(database: Path, sandbox_url: str) -> dict[str, str]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
 def wait_for(port: int, process: subprocess.Popen[Any], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not listening(port):
+    """Return once ``process`` listens on ``port``; fail if it exits first."""
+
+    def up() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"nothing listens on {port} after {seconds} s")
-        time.sleep(0.1)
+        return listening(port)
+
+    wait_until(up, seconds, f"{process.args!r} to listen on {port}", interval=0.1)

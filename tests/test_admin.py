@@ -23,11 +23,11 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.models import Reward, Sale, SaleAttempt
-from django_firstpromoter.money import to_minor_units
 from django_firstpromoter.monitoring import QueueStatus
 from django_firstpromoter.statuses import AttemptOutcome, DeliveryStatus
 from django_firstpromoter.worker import Worker
 from tests.conftest import V2_URL, firstpromoter, success_body
+from tests.factories import make_sale
 from tests.shop.models import Order
 
 pytestmark = pytest.mark.django_db
@@ -36,20 +36,6 @@ SALES = "/admin/django_firstpromoter/sale/"
 REWARDS = "/admin/django_firstpromoter/reward/"
 PAYLOAD = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
-
-
-def make_sale(event_id: str, **fields: Any) -> Sale:
-    amount = Decimal(fields.pop("amount", "19.99"))
-    currency = fields.pop("currency", "USD")
-    fields.setdefault("email", f"{event_id}@example.com")
-    fields.setdefault("api_version", 2)
-    return Sale.objects.create(
-        event_id=event_id,
-        amount=amount,
-        amount_minor=to_minor_units(amount, currency),
-        currency=currency,
-        **fields,
-    )
 
 
 def make_reward(sale: Sale, **fields: Any) -> Reward:

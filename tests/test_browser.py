@@ -21,9 +21,9 @@ from tests.example_shop import (
     MANAGE,
     WEBHOOK_SECRET,
     environment,
-    free_port,
     wait_for,
 )
+from tests.ports import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless as root, and quiet: this machine's network is closed, and Chromium's

@@ -27,6 +27,7 @@ from django_firstpromoter.sandbox import Sandbox
 from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.statuses import DeliveryStatus
 from tests.shop.models import Order
+from tests.waiting import poll, wait_until
 from tests.workers import start_worker
 
 ORDERS = 2000
@@ -80,14 +81,12 @@ def overlapping_sends() -> int:
     return overlaps
 
 
-def wait_until_drained(sandbox: Sandbox, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
+def drained() -> bool:
     waiting = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
-    while (
+    return not (
         Sale.objects.filter(status__in=waiting).exists()
         or Refund.objects.filter(status__in=waiting).exists()
-    ) and time.monotonic() < deadline:
-        time.sleep(1)
+    )
 
 
 def test_chaos_loses_nothing_and_counts_nothing_twice(
@@ -123,14 +122,20 @@ def test_chaos_loses_nothing_and_counts_nothing_twice(
             for log in logs[:3]
         ]
         try:
-            while len(sandbox.requests) < KILL_AFTER_REQUESTS:
-                time.sleep(0.05)
+            wait_until(
+                lambda: len(sandbox.requests) >= KILL_AFTER_REQUESTS,
+                DRAIN_SECONDS,
+                f"{KILL_AFTER_REQUESTS} calls before killing a worker",
+            )
             workers[0].send_signal(signal.SIGKILL)
             workers[0].wait()
             workers.append(start_worker(worker_settings, logs[3], "--threads", "4"))
-            wait_until_drained(sandbox, DRAIN_SECONDS)
+            # What is still pending after the deadline is reported below, as stuck.
+            poll(drained, DRAIN_SECONDS, interval=1)
             drained_in = time.monotonic() - started
         finally:
+            workers[0].kill()  # killed above, unless the wait for it timed out
+            workers[0].wait()
             for worker in workers[1:]:
                 worker.send_signal(signal.SIGTERM)
             exit_codes = [worker.wait(timeout=30) for worker in workers[1:]]

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import datetime
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import requests
@@ -58,20 +62,84 @@ def test_base_url_is_configurable(mocked):
     assert answer.url == "https://v2.firstpromoter.com/api/v2/track/sale"
 
 
-def test_every_request_has_the_configured_timeout(mocked, monkeypatch):
-    seen = {}
-    real_send = requests.Session.send
+class Loopback(ThreadingHTTPServer):
+    """A FirstPromoter on loopback that answers ``/moved/sale`` with a redirect to
+    ``/landed/sale`` (which would track it), and holds ``/stalled/sale`` unanswered
+    until the test ends; ``paths`` are the calls it was sent."""
 
-    def spy(self, request, **kwargs):
-        seen.update(kwargs)
-        return real_send(self, request, **kwargs)
+    daemon_threads = True
 
-    monkeypatch.setattr(requests.Session, "send", spy)
-    with firstpromoter(TIMEOUT=3):
-        mocked.post("https://api.firstpromoter.com/api/v2/track/sale", status=204)
-        send()
-    assert seen["timeout"] == 3.0
-    assert seen["allow_redirects"] is False
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), LoopbackHandler)
+        self.paths: list[str] = []
+        self.released = threading.Event()
+
+    def base_url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/{path}"
+
+
+class LoopbackHandler(BaseHTTPRequestHandler):
+    server: Loopback
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.paths.append(self.path)
+        if self.path.startswith("/stalled/"):
+            self.server.released.wait(STALL_SECONDS)
+            return
+        if self.path.startswith("/moved/"):
+            self.send_response(302)
+            self.send_header("Location", self.path.replace("/moved/", "/landed/", 1))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = json.dumps(success_body(2)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    # A client that followed the redirect would come back with a GET (a 302 makes a
+    # POST one), and be tracked.
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+STALL_SECONDS = 10
+"""How long the loopback holds a stalled call: longer than any timeout a test sets."""
+
+
+@pytest.fixture
+def loopback() -> Iterator[Loopback]:
+    server = Loopback()
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.released.set()
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+def test_an_answer_that_does_not_come_ends_at_the_configured_timeout(loopback):
+    with firstpromoter(BASE_URL=loopback.base_url("stalled"), TIMEOUT=0.3):
+        answer = send()
+    assert (answer.outcome, answer.error) == (AttemptOutcome.RETRY, "timed out")
+    # The configured 0.3 s, not the default 10 s, nor the loopback's own 10 s hold.
+    assert 300 <= answer.duration_ms < 3000
+    assert loopback.paths == ["/stalled/sale"]
+
+
+def test_a_redirect_is_not_followed(loopback):
+    with firstpromoter(BASE_URL=loopback.base_url("moved")):
+        answer = send()
+    assert (answer.outcome, answer.http_status) == (AttemptOutcome.RETRY, 302)
+    assert loopback.paths == ["/moved/sale"]
 
 
 @pytest.mark.parametrize(

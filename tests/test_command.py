@@ -9,7 +9,6 @@ import json
 import os
 import signal
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from django.utils import timezone
 from django_firstpromoter.models import Sale
 from django_firstpromoter.statuses import DeliveryStatus
 from django_firstpromoter.worker import Worker
+from tests import factories
 from tests.conftest import V2_URL, firstpromoter, success_body
 
 pytestmark = pytest.mark.django_db
@@ -29,16 +29,9 @@ COMMAND = "firstpromoter_deliver"
 
 
 def make_sale(event_id: str, *, minutes_ago: float = 1, **fields: Any) -> Sale:
+    """A sale due ``minutes_ago`` (in the future when negative)."""
     fields.setdefault("next_attempt_at", timezone.now() - datetime.timedelta(minutes=minutes_ago))
-    return Sale.objects.create(
-        event_id=event_id,
-        amount=Decimal("19.99"),
-        amount_minor=1999,
-        currency="USD",
-        email=f"{event_id}@example.com",
-        api_version=2,
-        **fields,
-    )
+    return factories.make_sale(event_id, **fields)
 
 
 def run(*args: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 import threading
-from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,19 +18,9 @@ from django_firstpromoter.models import Reward, Sale
 from django_firstpromoter.statuses import AttemptOutcome, DeliveryStatus
 from django_firstpromoter.worker import Worker
 from tests.conftest import firstpromoter, success_body
+from tests.factories import make_sale
 
 pytestmark = pytest.mark.django_db
-
-
-def make_sale(**fields) -> Sale:
-    defaults = {
-        "event_id": "evt-1",
-        "amount": Decimal("19.99"),
-        "amount_minor": 1999,
-        "email": "buyer@example.com",
-        "api_version": 2,
-    }
-    return Sale.objects.create(**{**defaults, **fields})
 
 
 def drain(limit: int | None = None) -> dict[str, int]:
@@ -235,13 +224,19 @@ def test_lease_expires_and_sale_is_sent_again(mocked, sale_url, api_version):
     assert sale.attempt_count == 2
 
 
-def test_late_failure_does_not_overwrite_the_new_senders_result(mocked, sale_url, api_version):
+def claimed_then_lease_lost() -> tuple[Sale, int]:
+    """A sale claimed by a first sender, whose lease then ends while it is still
+    waiting for its answer; and that sender's attempt number."""
     sale = make_sale()
-    config = get_config()
-    claimed = delivery.claim(Sale, sale.pk, config)
+    claimed = delivery.claim(Sale, sale.pk, get_config())
     assert claimed is not None
-    first = claimed.attempt_count
     Sale.objects.filter(pk=sale.pk).update(next_attempt_at=timezone.now())
+    return sale, claimed.attempt_count
+
+
+def test_late_failure_does_not_overwrite_the_new_senders_result(mocked, sale_url, api_version):
+    sale, first = claimed_then_lease_lost()
+    config = get_config()
     mocked.post(sale_url, json=success_body(api_version))
     assert deliver(sale) == DeliveryStatus.TRACKED
     late = protocol.Answer(AttemptOutcome.RETRY, sale_url, error="timed out")
@@ -252,12 +247,8 @@ def test_late_failure_does_not_overwrite_the_new_senders_result(mocked, sale_url
 
 
 def test_late_success_counts_even_after_losing_the_lease(mocked, sale_url, api_version):
-    sale = make_sale()
+    sale, first = claimed_then_lease_lost()
     config = get_config()
-    claimed = delivery.claim(Sale, sale.pk, config)
-    assert claimed is not None
-    first = claimed.attempt_count
-    Sale.objects.filter(pk=sale.pk).update(next_attempt_at=timezone.now())
     delivery.claim(Sale, sale.pk, config)  # a second sender takes over and is still sending
     body = json.dumps(success_body(api_version)).encode()
     answer = protocol.interpret(200, {}, body)

@@ -6,7 +6,6 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,20 +18,15 @@ from django_firstpromoter.models import Sale
 from django_firstpromoter.sandbox import Sandbox
 from django_firstpromoter.statuses import DeliveryStatus
 from tests.conftest import BASE, V2_URL, firstpromoter, success_body
+from tests.factories import make_sale
 
 pytestmark = pytest.mark.django_db
 
 PREFIX = "firstpromoter sale "
 # key=value, the value a JSON literal: a string in quotes (with escapes) or a bare word.
 PAIR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|[^ "]+)')
+EVENT_ID = "evt-log"
 ALWAYS = {"event_id", "attempt", "http_status", "outcome", "status", "duration_ms"}
-
-
-def make_sale(event_id: str = "evt-log", **fields: Any) -> Sale:
-    defaults = {"amount": Decimal("19.99"), "amount_minor": 1999, "api_version": 2}
-    if not ("email" in fields or "uid" in fields):
-        defaults["email"] = "buyer@example.com"
-    return Sale.objects.create(event_id=event_id, **{**defaults, **fields})
 
 
 def ours(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -127,14 +121,14 @@ def test_each_attempt_logs_one_line_with_every_field(
 ) -> None:
     caplog.set_level(logging.INFO, logger="django_firstpromoter")
     mocked.add(responses.POST, sale_url, **ANSWERS[answer](api_version))
-    sale = make_sale(attempt_count=attempt - 1)
+    sale = make_sale(EVENT_ID, attempt_count=attempt - 1)
 
     status = delivery.deliver(Sale, sale.pk)
 
     (record,) = ours(caplog)
     assert record.levelno == level
     logged = parse(record)
-    expected = {"event_id": "evt-log", "attempt": attempt, "status": status, **fields}
+    expected = {"event_id": EVENT_ID, "attempt": attempt, "status": status, **fields}
     assert {key: logged[key] for key in expected} == expected
     assert ALWAYS <= set(logged) <= ALWAYS | {"next_attempt_in_s", "error"}
     assert ("error" in logged) == ("error" in fields)
@@ -149,7 +143,7 @@ def test_a_retry_without_retry_after_logs_its_backoff(
 ) -> None:
     mocked.add(responses.POST, V2_URL, status=500)
     with firstpromoter(RETRY_BACKOFF=100):
-        delivery.deliver(Sale, make_sale(attempt_count=1).pk)
+        delivery.deliver(Sale, make_sale(EVENT_ID, attempt_count=1).pk)
 
     (record,) = ours(caplog)
     # The second attempt waits twice RETRY_BACKOFF, give or take the 20 % jitter.

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import requests
 
-from tests.example_shop import EXAMPLE, MANAGE, environment, free_port, listening
+from tests.example_shop import EXAMPLE, MANAGE, environment
+from tests.ports import free_port, listening
 
 TOUR_END = "Ctrl-C stops it all."
 

@@ -19,8 +19,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_unpaid_order_records_nothing():
-    Order.objects.create(email="a@example.com", total=Decimal("10"))
+    order = Order.objects.create(email="a@example.com", total=Decimal("10"))
     assert not Sale.objects.exists()
+    order.paid = True
+    order.save()  # and the same save, paid, does
+    assert Sale.objects.for_order(order).exists()
 
 
 def test_paid_order_is_recorded_once_however_often_it_is_saved(
@@ -31,6 +34,8 @@ def test_paid_order_is_recorded_once_however_often_it_is_saved(
     with django_capture_on_commit_callbacks(execute=True):
         order.paid = True
         order.save()
+    # The save recorded and sent it, before any signal was sent.
+    assert Sale.objects.get().status == DeliveryStatus.TRACKED
     with django_capture_on_commit_callbacks(execute=True):
         order.save()
         order_paid.send(sender=Order, order=order)
@@ -52,14 +57,18 @@ def test_order_paid_signal_records_the_sale(django_capture_on_commit_callbacks):
 
 def test_without_order_model_saves_are_not_watched():
     with firstpromoter(ORDER_MODEL=None):
-        Order.objects.create(email="a@example.com", total=Decimal("10"), paid=True)
+        order = Order.objects.create(email="a@example.com", total=Decimal("10"), paid=True)
     assert not Sale.objects.exists()
+    order.save()  # with ORDER_MODEL, the same save is
+    assert Sale.objects.for_order(order).exists()
 
 
 def test_fixture_loading_is_ignored():
     order = Order(email="a@example.com", total=Decimal("10"), paid=True)
     order.save_base(raw=True)
     assert not Sale.objects.exists()
+    order.save()  # a save that is not a fixture's is watched
+    assert Sale.objects.for_order(order).exists()
 
 
 def broken_adapter(order):
@@ -90,7 +99,9 @@ def test_host_save_survives_our_errors_and_they_are_logged(adapter, logged, capl
     assert Order.objects.count() == 2
     assert not Sale.objects.exists()
     records = [r for r in caplog.records if r.name == "django_firstpromoter"]
-    assert records and all(r.levelno == logging.ERROR and r.exc_info for r in records)
+    # One error from the receiver of each of the two saves, one from the signal's.
+    assert len(records) == 3
+    assert all(r.levelno == logging.ERROR and r.exc_info for r in records)
     assert logged in caplog.text
 
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import datetime
 import signal
-import time
 import uuid
 from bisect import bisect_left
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,8 @@ from django_firstpromoter.models import RateLimitSlot, Sale
 from django_firstpromoter.sandbox import Sandbox
 from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.statuses import DeliveryStatus
+from tests.factories import make_sales
+from tests.waiting import poll
 from tests.workers import start_worker
 
 SANDBOX_LIMIT = 600
@@ -68,22 +68,18 @@ def test_three_workers_hold_one_rate_limit_and_still_drain_near_it(
     shared_through: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     limiter, env = SHARED_THROUGH[shared_through]
-    for n in range(BACKLOG):
-        Sale.objects.create(
-            event_id=f"evt-{n}", amount=Decimal(10), amount_minor=1000,
-            email=f"b{n}@example.com", ref_id="alice", api_version=2,
-        )  # fmt: skip
+    make_sales(BACKLOG, ref_id="alice")
     with Sandbox(faults=Faults(rate_limit=SANDBOX_LIMIT)) as sandbox:
         settings = {"BASE_URL": sandbox.base_url(2), "RATE_LIMIT": RATE_LIMIT, **limiter}
         logs = [tmp_path / f"worker-{n}.log" for n in range(3)]
         workers = [start_worker(settings, log, "--threads", "2", env=env) for log in logs]
         try:
-            deadline = time.monotonic() + 3 * BACKLOG * 60 / RATE_LIMIT
-            while (
-                Sale.objects.exclude(status=DeliveryStatus.TRACKED).exists()
-                and time.monotonic() < deadline
-            ):
-                time.sleep(1)
+            # What is untracked after the deadline is reported below, by the counts.
+            poll(
+                lambda: not Sale.objects.exclude(status=DeliveryStatus.TRACKED).exists(),
+                3 * BACKLOG * 60 / RATE_LIMIT,
+                interval=1,
+            )
         finally:
             for worker in workers:
                 worker.send_signal(signal.SIGTERM)

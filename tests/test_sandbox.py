@@ -244,23 +244,17 @@ BAD_V2 = [
 ]
 
 
-@pytest.mark.parametrize(("version", "params", "message"), [(1, *bad) for bad in BAD_V1])
-def test_v1_refuses_what_its_spec_forbids(sandbox, version, params, message):
-    response = call(sandbox, 1, "sale", params)
+@pytest.mark.parametrize(
+    ("version", "params", "message"),
+    [(1, *bad) for bad in BAD_V1] + [(2, *bad) for bad in BAD_V2],
+)
+def test_each_version_refuses_what_its_spec_forbids(sandbox, version, params, message):
+    response = call(sandbox, version, "sale", params)
 
     assert response.status_code == 400
     field = next(iter(set(params) - {"event_id", "amount", "email", "uid"}), "")
     assert response.json() == {"message": message or f"Error. {field} is invalid."}
     assert sandbox.sales == []
-
-
-@pytest.mark.parametrize(("version", "params", "message"), [(2, *bad) for bad in BAD_V2])
-def test_v2_refuses_what_its_spec_forbids(sandbox, version, params, message):
-    response = call(sandbox, 2, "sale", params)
-
-    assert response.status_code == 400
-    field = next(iter(set(params) - {"event_id", "amount", "email", "uid"}), "")
-    assert response.json() == {"message": message or f"Error. {field} is invalid."}
 
 
 @pytest.mark.parametrize("body", [b"", b"not json", b"[1, 2]", b'"sale"'])

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -28,8 +27,10 @@ from django_firstpromoter.conf import get_config
 from django_firstpromoter.models import Sale
 from django_firstpromoter.sandbox import Sandbox, cli
 from django_firstpromoter.statuses import DeliveryStatus
+from tests.ports import free_port
 from tests.shop.models import Order
 from tests.test_sandbox import CREDENTIALS, call, sale
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -220,24 +221,17 @@ def test_the_fixture_fills_in_missing_credentials(no_credentials, firstpromoter_
     )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def wait_until_answering(url: str, process: subprocess.Popen[str] | None = None) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    def answering() -> bool:
         if process is not None and process.poll() is not None:
             pytest.fail(f"the sandbox exited: {process.communicate()}")
         try:
             requests.get(f"{url}/api/state", timeout=1)
-            return
         except requests.ConnectionError:
-            time.sleep(0.05)
-    pytest.fail(f"nothing answered at {url}")
+            return False
+        return True
+
+    wait_until(answering, 20, f"the sandbox to answer at {url}")
 
 
 def run_by_hand(args: list[str], env: dict[str, str]) -> Iterator[str]:

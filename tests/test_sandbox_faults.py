@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -12,6 +13,7 @@ import requests
 from django_firstpromoter.sandbox import Faults, Sandbox
 from django_firstpromoter.sandbox import server as sandbox_server
 from tests.test_sandbox import call, click, sale
+from tests.waiting import wait_until
 
 
 def referred_sale(sandbox: Sandbox, event_id: str = "evt-1") -> dict[str, object]:
@@ -79,7 +81,8 @@ def test_lost_rate_records_the_sale_but_drops_the_answer(sandbox, version):
 
 def test_rate_limit_answers_429_with_retry_after_until_the_minute_is_over(sandbox, monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr(sandbox_server.time, "monotonic", lambda: clock[0])
+    # The sandbox's own reference to the clock, not the process's ``time.monotonic``.
+    monkeypatch.setattr(sandbox_server, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     sandbox.faults.rate_limit = 2
 
     answers = [call(sandbox, 2, "sale", sale(f"e{n}", email="x@example.com")) for n in range(3)]
@@ -211,8 +214,7 @@ def test_a_reset_during_a_held_call_forgets_it(sandbox):
 
     held = threading.Thread(target=send)
     held.start()
-    while not sandbox.requests:
-        time.sleep(0.01)
+    wait_until(lambda: bool(sandbox.requests), 10, "the held call to arrive", interval=0.01)
 
     sandbox.reset()
     held.join()

@@ -32,12 +32,6 @@ def check(
     return response.status_code
 
 
-@pytest.fixture
-def sandbox():
-    with Sandbox() as running:
-        yield running
-
-
 @pytest.mark.parametrize("version", [2, 1], ids=["v2", "v1"])
 def test_sale_answers_match_the_spec(specs, sandbox, version):
     tid = click(sandbox)

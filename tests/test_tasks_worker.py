@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +18,7 @@ from django_firstpromoter.models import Sale
 from django_firstpromoter.sandbox import Sandbox
 from django_firstpromoter.statuses import DeliveryStatus
 from tests.shop.models import Order
+from tests.waiting import wait_until
 from tests.workers import ROOT, worker_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,13 +33,7 @@ class Worker:
         self.log = log
 
     def wait_for(self, what: str, condition: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + PATIENCE
-        while not condition():
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"the worker did not {what} in {PATIENCE:.0f} s:\n{self.log.read_text()}"
-                )
-            time.sleep(0.05)
+        wait_until(condition, PATIENCE, lambda: f"the worker to {what}:\n{self.log.read_text()}")
 
 
 @pytest.fixture

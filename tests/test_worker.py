@@ -21,6 +21,7 @@ from django_firstpromoter.models import Sale
 from django_firstpromoter.statuses import DeliveryStatus
 from django_firstpromoter.worker import Worker
 from tests.conftest import V2_URL, success_body
+from tests.factories import make_sale
 
 pytestmark = pytest.mark.django_db
 
@@ -34,12 +35,8 @@ def make_sales(count: int, *, minutes_ago: float = 5) -> list[Sale]:
     """``count`` due sales, oldest first."""
     now = timezone.now()
     return [
-        Sale.objects.create(
-            event_id=f"evt-{n:03}",
-            amount=Decimal("10"),
-            amount_minor=1000,
-            email=f"buyer{n}@example.com",
-            api_version=2,
+        make_sale(
+            f"evt-{n:03}",
             next_attempt_at=now - datetime.timedelta(minutes=minutes_ago, seconds=count - n),
         )
         for n in range(count)

@@ -11,13 +11,11 @@ from __future__ import annotations
 import datetime
 import json
 import signal
-import socket
 import subprocess
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +34,10 @@ from django_firstpromoter.sandbox import Sandbox
 from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.statuses import DeliveryStatus
 from django_firstpromoter.worker import Worker
+from tests import factories
 from tests.conftest import V2_URL, success_body
+from tests.ports import free_port
+from tests.waiting import poll, wait_until
 from tests.workers import start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,13 +46,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def make_sales(count: int) -> list[Sale]:
     """``count`` sales, due, with a referral the sandbox credits to alice."""
     due = timezone.now() - datetime.timedelta(minutes=1)
-    fields = {"amount": Decimal(10), "amount_minor": 1000, "api_version": 2, "ref_id": "alice"}
-    return [
-        Sale.objects.create(
-            event_id=f"evt-{n:03}", email=f"buyer{n}@example.com", next_attempt_at=due, **fields
-        )
-        for n in range(count)
-    ]
+    return factories.make_sales(count, ref_id="alice", next_attempt_at=due)
 
 
 def by_status() -> Counter[str]:
@@ -99,9 +94,7 @@ def run_until(worker: Worker, done: Callable[[], bool], seconds: float = 20) -> 
     """``worker.run()`` here, stopped from another thread once ``done()`` is true."""
 
     def watch() -> None:
-        deadline = time.monotonic() + seconds
-        while not done() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        poll(done, seconds, interval=0.02)
         worker.stop()
 
     watcher = threading.Thread(target=watch)
@@ -246,13 +239,6 @@ STOP_SECONDS = 15
 """How long a worker may take to exit after SIGTERM, whatever it was doing."""
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class PrivateRedis:
     """A redis-server of the test's own, on a port of its own, to kill and start again
     on the same port: the limiter's cache going away under running workers."""
@@ -277,7 +263,7 @@ class PrivateRedis:
             stderr=subprocess.STDOUT,
         )
         client = redis.Redis(port=self.port, socket_timeout=1)
-        wait_for(lambda: answers_ping(client), 10, "redis-server to answer")
+        wait_until(lambda: answers_ping(client), 10, "redis-server to answer")
 
     def kill(self) -> None:
         """``kill -9``: no goodbye to its clients."""
@@ -356,14 +342,6 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
         started.kill_all()
 
 
-def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {seconds} s for {what}")
-        time.sleep(0.05)
-
-
 def called(sandbox: Sandbox, times: int) -> Callable[[], bool]:
     """Whether the sandbox has been called ``times`` times yet."""
     return lambda: len(sandbox.requests) >= times
@@ -424,7 +402,7 @@ def test_a_worker_outlives_its_limiters_redis_killed_and_restarted(
     with Sandbox() as sandbox:
         settings = worker_settings(sandbox, **LIMITED_THROUGH_REDIS)
         worker = workers.start(settings, "--threads", str(threads), env=private_redis.env)
-        wait_for(called(sandbox, 10), 30, "the drain to start")
+        wait_until(called(sandbox, 10), 30, "the drain to start")
         private_redis.kill()
         time.sleep(0.5)
         sent_when_down = len(sandbox.requests)
@@ -435,7 +413,7 @@ def test_a_worker_outlives_its_limiters_redis_killed_and_restarted(
         assert not drained()
         private_redis.start()
         restarted = time.monotonic()
-        wait_for(drained, 60, "the backlog to drain after Redis came back")
+        wait_until(drained, 60, "the backlog to drain after Redis came back")
         # Nothing waited for its lease (30 s) to end: what failed was given back.
         assert time.monotonic() - restarted < 20
         exit_codes = workers.terminate()
@@ -457,10 +435,10 @@ def test_workers_outlive_their_database_connections_killed_mid_drain(
         workers.start(settings, "--threads", "2")
         killed = 0
         for requests_seen in (15, 45, 75):
-            wait_for(called(sandbox, requests_seen), 30, "the drain to go on")
+            wait_until(called(sandbox, requests_seen), 30, "the drain to go on")
             killed += terminate_other_connections()
         last_killed = time.monotonic()
-        wait_for(drained, 60, "the backlog to drain")
+        wait_until(drained, 60, "the backlog to drain")
         # What a killed connection could not settle was given back at once, not left
         # sending until its lease (30 s) ended.
         assert time.monotonic() - last_killed < 20
@@ -482,12 +460,12 @@ def test_a_worker_killed_mid_send_is_replaced_and_its_claims_recovered_after_the
     with Sandbox(faults=Faults(latency_ms=300)) as sandbox:
         settings = worker_settings(sandbox)
         killed = workers.start(settings, "--threads", "2")
-        wait_for(called(sandbox, 6), 30, "the drain to start")
+        wait_until(called(sandbox, 6), 30, "the drain to start")
         killed.send_signal(signal.SIGKILL)
         killed.wait()
         left_sending = Sale.objects.filter(status=DeliveryStatus.SENDING).count()
         workers.start(settings, "--threads", "2")
-        wait_for(drained, 60, "the replacement to drain the backlog")
+        wait_until(drained, 60, "the replacement to drain the backlog")
         exit_codes = workers.terminate()
         assert counted(sandbox) == each_once(30)
 
@@ -511,9 +489,9 @@ def test_sigterm_stops_workers_at_once_and_holding_nothing_whatever_they_do(
         for threads in ("1", "2"):
             workers.start(settings, "--threads", threads, env=private_redis.env)
         if moment == "idle":
-            wait_for(lambda: other_connections() >= 2, 30, "both workers to poll")
+            wait_until(lambda: other_connections() >= 2, 30, "both workers to poll")
         else:
-            wait_for(called(sandbox, 5), 30, "the drain to start")
+            wait_until(called(sandbox, 5), 30, "the drain to start")
         if moment == "cache down":
             private_redis.kill()
             time.sleep(1.5)

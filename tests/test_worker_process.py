@@ -4,9 +4,7 @@ as a deploy stops it: it exits at once and cleanly, holding nothing."""
 from __future__ import annotations
 
 import signal
-import time
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,8 @@ from django_firstpromoter.models import Sale
 from django_firstpromoter.sandbox import Sandbox
 from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.statuses import DeliveryStatus
+from tests.factories import make_sales
+from tests.waiting import wait_until
 from tests.workers import start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,19 +24,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_a_stopped_worker_finishes_its_sends_and_gives_back_the_rest(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
-    for n in range(60):
-        Sale.objects.create(
-            event_id=f"evt-{n}", amount=Decimal(10), amount_minor=1000, email="b@example.com",
-            api_version=2,
-        )  # fmt: skip
+    make_sales(60)
     with Sandbox(faults=Faults(latency_ms=100)) as sandbox:
         log = tmp_path / "worker.log"
         worker = start_worker(
             {"BASE_URL": sandbox.base_url(2), "DELIVERY": "worker"}, log, "--threads", "4"
         )
-        while len(sandbox.requests) < 8:
-            time.sleep(0.02)
-        worker.send_signal(signum)
+        try:
+            wait_until(
+                lambda: len(sandbox.requests) >= 8, 30, lambda: f"8 calls:\n{log.read_text()}", 0.02
+            )
+        finally:
+            worker.send_signal(signum)  # stopped, whether the wait ended or timed out
         assert worker.wait(timeout=10) == 0, log.read_text()
         answered = len(sandbox.requests)
 

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import connection
@@ -39,15 +39,28 @@ def worker_environment(
     }
 
 
+def start_deliver(
+    *args: str, env: dict[str, str], output: IO[bytes] | int
+) -> subprocess.Popen[bytes]:
+    """``manage.py firstpromoter_deliver *args`` in a process of its own, run from the
+    repository's root with the environment ``env`` (which names its settings), its
+    output and errors to ``output``: a file, or ``subprocess.DEVNULL``, never a pipe
+    nobody reads, which would fill up and stall it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "django", "firstpromoter_deliver", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+
+
 def start_worker(
     firstpromoter: dict[str, Any], log: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    """A ``firstpromoter_deliver --loop`` worker, its output in ``log`` (a pipe nobody
-    reads would fill up and stall it)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "django", "firstpromoter_deliver", "--loop", *args],
-        env=worker_environment(firstpromoter, env=env),
-        cwd=ROOT,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    """A ``firstpromoter_deliver --loop`` worker on the test database, its output in
+    ``log``."""
+    with log.open("ab") as output:
+        return start_deliver(
+            "--loop", *args, env=worker_environment(firstpromoter, env=env), output=output
+        )

@@ -1,36 +1,12 @@
-"""The adapters the README shows: an order becomes SaleData once it is paid, and
-RefundData when more of it is refunded."""
+"""The tests' shop reports its orders with the example shop's adapters, the README's
+(one copy, so that the README cannot drift from what the tests run), and lets a test
+hand the app anything through a checkout."""
 
 from django_firstpromoter import RefundData, SaleData
-from django_firstpromoter.models import Refund
-from tests.shop.models import Checkout, Order
+from example_project.shop.firstpromoter import refund_from_order, sale_from_order
+from tests.shop.models import Checkout
 
-
-def sale_from_order(order: Order) -> SaleData | None:
-    if not order.paid:
-        return None
-    return SaleData(
-        event_id=f"order-{order.pk}",
-        amount=order.total,
-        currency=order.currency,
-        email=order.email,
-        tid=order.referral_tid,
-        ref_id=order.referral_ref_id,
-    )
-
-
-def refund_from_order(order: Order) -> RefundData | None:
-    """Each save that refunds more is one refund: of the difference, with the total
-    refunded so far in its event id, so a save that refunds nothing more is no refund."""
-    already = sum(refund.amount for refund in Refund.objects.for_order(order))
-    if order.refunded <= already:
-        return None
-    return RefundData(
-        event_id=f"order-{order.pk}-refunded-{order.refunded}",
-        amount=order.refunded - already,
-        currency=order.currency,
-        email=order.email,
-    )
+__all__ = ["data_given_to", "refund_from_order", "sale_from_order"]
 
 
 def data_given_to(checkout: Checkout) -> SaleData | RefundData | None:
