@@ -60,8 +60,9 @@ $(DOCS_STAMP): pyproject.toml
 	touch $(DOCS_STAMP)
 
 # The documentation site into site/; a warning (a broken link or anchor) fails it.
+# NO_MKDOCS_2_WARNING: Material's banner about its end of life, printed at every build.
 docs: $(DOCS_STAMP)
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 example_project/.env:
 	cp example_project/.env.example example_project/.env
