@@ -6,8 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 BENCH_STAMP := $(VENV)/.installed-bench
+CI_STAMP := $(VENV)/.installed-ci
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: test lint typecheck install package demo bench clean
+.PHONY: test lint typecheck install package demo bench nox docs clean
 
 # The tools come from pyproject's dependency groups (PEP 735), which pip reads since 25.1.
 $(STAMP): pyproject.toml
@@ -39,6 +41,29 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP) package
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# The matrix runner (noxfile.py) and the package checks: nox, uv, build, twine.
+$(CI_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
+	$(BIN)/python -m pip install --quiet --group ci
+	touch $(CI_STAMP)
+
+# Each Python with each Django, against the built wheel: `make nox NOX_ARGS='-s fast'`,
+# `make nox NOX_ARGS='-t ci'` (what CI runs of it), `make nox NOX_ARGS=-l` lists them.
+nox: $(CI_STAMP)
+	$(BIN)/nox $(NOX_ARGS)
+
+$(DOCS_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
+	$(BIN)/python -m pip install --quiet --group docs
+	touch $(DOCS_STAMP)
+
+# The documentation site into site/; a warning (a broken link or anchor) fails it.
+# NO_MKDOCS_2_WARNING: Material's banner about its end of life, printed at every build.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 example_project/.env:
 	cp example_project/.env.example example_project/.env
 
@@ -60,4 +85,4 @@ test: lint typecheck package
 	$(BIN)/coverage report
 
 clean:
-	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .venv-* .nox dist site .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -115,6 +115,7 @@ def sale_row(page: Any, event_id: str) -> Any:
     return page.locator("#result_list tbody tr", has_text=event_id)
 
 
+@pytest.mark.slow
 def test_a_referred_sale_from_the_link_to_the_admin_and_a_retry(
     page: Any, shop: str, sandbox: Sandbox
 ) -> None:
@@ -169,6 +170,7 @@ def test_a_referred_sale_from_the_link_to_the_admin_and_a_retry(
     assert sorted(sale.event_id for sale in sandbox.sales) == ["order-1", "order-2"]
 
 
+@pytest.mark.slow
 def test_a_refund_takes_part_of_the_commission_back_and_a_cancellation_is_reported(
     page: Any, shop: str, sandbox: Sandbox
 ) -> None:
@@ -205,6 +207,7 @@ def test_a_refund_takes_part_of_the_commission_back_and_a_cancellation_is_report
     ]
 
 
+@pytest.mark.slow
 def test_a_webhook_from_firstpromoter_changes_the_rewards_status_in_the_admin(
     page: Any, shop: str, sandbox: Sandbox
 ) -> None:

@@ -35,6 +35,7 @@ KILL_AFTER_REQUESTS = 400
 DRAIN_SECONDS = 300
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         "connection.vendor != 'postgresql'",

@@ -7,10 +7,13 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.example_shop import EXAMPLE, MANAGE, environment
 from tests.ports import free_port, listening
+
+pytestmark = pytest.mark.slow
 
 TOUR_END = "Ctrl-C stops it all."
 

@@ -88,6 +88,7 @@ def assert_pages_answer(admin: Client, sale: Sale) -> None:
         assert admin.get(url).status_code == 200, url
 
 
+@pytest.mark.slow
 @examples
 @given(status=any_status, body=any_body, headers=any_headers)
 def test_any_answer_ends_in_an_attempt_and_a_documented_status(

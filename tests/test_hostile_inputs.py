@@ -217,6 +217,7 @@ SIGNALS: dict[str, tuple[Signal, str, st.SearchStrategy[Any], type[Sale | Refund
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SIGNALS)
 @examples
 @given(key=order_key, draw=st.data())

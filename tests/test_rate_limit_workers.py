@@ -33,6 +33,7 @@ BACKLOG = 700
 WINDOW = datetime.timedelta(seconds=60)
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         connection.vendor != "postgresql",

@@ -108,6 +108,7 @@ def database_cache(db: None) -> Iterator[str]:
 # One process
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["database_slots", "locmem", "database_cache", "redis_cache"])
 def test_no_window_holds_more_than_the_limit(backend: str, request: pytest.FixtureRequest) -> None:
     request.getfixturevalue(backend)
@@ -238,6 +239,7 @@ def acquire_from_threads(limiter: RateLimiter, threads: int, each: int) -> list[
     return times
 
 
+@pytest.mark.slow
 def test_threads_of_one_process_share_the_limit(locmem: str) -> None:
     times = acquire_from_threads(RateLimiter(4, locmem, window=0.6), threads=4, each=3)
     assert len(times) == 12
@@ -284,6 +286,7 @@ def sender_processes(
     return [t for times in granted for t in times]
 
 
+@pytest.mark.slow
 @needs_redis
 def test_processes_sharing_redis_never_go_over_the_limit_together(
     redis_cache: dict[str, Any],
@@ -306,6 +309,7 @@ def test_by_default_the_slots_are_kept_in_the_database() -> None:
         assert limiter_for(get_config()).cache_alias is None
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_threads_with_their_own_connections_share_the_databases_slots() -> None:
     times = acquire_from_threads(RateLimiter(4, window=0.6), threads=4, each=3)
@@ -313,6 +317,7 @@ def test_threads_with_their_own_connections_share_the_databases_slots() -> None:
     assert busiest(times, 0.6) <= 4
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_processes_sharing_only_the_database_never_go_over_the_limit_together() -> None:
     database = {

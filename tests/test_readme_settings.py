@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 README_SETTINGS = """
 INSTALLED_APPS += ["django_firstpromoter", "shop"]
 

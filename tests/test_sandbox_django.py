@@ -280,6 +280,7 @@ def test_python_m_runs_it_without_django_settings():
         assert sale_at(url, 2).status_code == 404
 
 
+@pytest.mark.slow
 def test_the_management_command_runs_it_with_the_options_given():
     args = ["-m", "django", "firstpromoter_sandbox", "--api-key", "sk_live", "--account-id", "a1"]
     env = environment(DJANGO_SETTINGS_MODULE="tests.settings", PYTHONPATH=str(ROOT))
@@ -294,6 +295,7 @@ def ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_sandbox_in_the_background_stops_on_sigint_and_sigterm(signum):

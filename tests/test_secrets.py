@@ -136,6 +136,7 @@ def post_webhook(body: dict[str, Any], secret: str | None, event_id: str) -> Any
     )
 
 
+@pytest.mark.slow
 def test_no_credential_is_logged_printed_stored_rendered_or_shown(
     exposed: pytest.LogCaptureFixture,
     version: int,

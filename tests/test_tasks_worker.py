@@ -73,6 +73,7 @@ def statuses(sales: list[Sale]) -> list[str]:
     return [Sale.objects.get(pk=sale.pk).status for sale in sales]
 
 
+@pytest.mark.slow
 def test_the_worker_sends_each_paid_sale_once(
     worker: Worker, firstpromoter_sandbox: Sandbox
 ) -> None:
@@ -89,6 +90,7 @@ def test_the_worker_sends_each_paid_sale_once(
     assert list(done.values_list("return_value", flat=True)) == ["tracked"] * 3
 
 
+@pytest.mark.slow
 def test_the_worker_retries_when_the_deferred_task_is_due(
     worker: Worker, firstpromoter_sandbox: Sandbox
 ) -> None:

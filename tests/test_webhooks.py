@@ -811,6 +811,7 @@ def bodies(draw: st.DrawFn) -> bytes:
     return text.encode(errors="surrogatepass")
 
 
+@pytest.mark.slow
 class AnyDeliveryTests(HypothesisTestCase):
     """Each example in a transaction of its own, rolled back after it."""
 

@@ -20,6 +20,7 @@ from tests.workers import start_worker
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_stopped_worker_finishes_its_sends_and_gives_back_the_rest(
     tmp_path: Path, signum: signal.Signals
