@@ -553,7 +553,9 @@ def test_a_timestamp_a_day_inside_either_end_is_applied_and_shown(admin_client, 
 
     reward.refresh_from_db()
     assert reward.status == str(len(edges) - 1)  # the latest in range; the others refused
-    assert reward.firstpromoter_updated_at == datetime.datetime.fromisoformat(edges[-1])
+    # Python 3.10's fromisoformat takes no "Z".
+    updated = datetime.datetime.fromisoformat(edges[-1].replace("Z", "+00:00"))
+    assert reward.firstpromoter_updated_at == updated
     assert admin_client.get(f"{REWARDS}{reward.pk}/change/").status_code == 200
 
 
