@@ -24,7 +24,9 @@ logger = logging.getLogger("django_firstpromoter")
 
 
 class Strategy:
-    """``DELIVERY = "worker"``: nothing but ``firstpromoter_deliver`` sends."""
+    """A delivery mode, and as it stands the ``DELIVERY = "worker"`` one: nothing but
+    ``firstpromoter_deliver`` sends, so there is nothing to do after the commit or
+    for a retry."""
 
     def recorded(self, model: type[TrackedEvent], pk: int) -> None:
         """Called in the host's transaction, for a record this call inserted."""
