@@ -12,6 +12,7 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from django_firstpromoter import checks
+from django_firstpromoter.conf import get_config
 from tests.conftest import BASE, firstpromoter
 from tests.shop.firstpromoter import sale_from_order
 from tests.shop.models import Order
@@ -151,6 +152,16 @@ def test_unknown_keys_are_named_and_known_keys_listed() -> None:
     assert "MAX_ATTEMPT" in warning.msg and "RETRIES" in warning.msg
     assert warning.hint is not None
     assert "MAX_ATTEMPTS" in warning.hint and "SALE_FROM_ORDER" in warning.hint
+
+
+def test_a_key_that_is_no_string_is_named_unknown_and_breaks_neither_check_nor_sending() -> None:
+    setting: dict[Any, Any] = {**BASE, 1: "one", None: "none"}
+    (warning,) = messages(setting)
+    assert warning.id == "firstpromoter.W001" and "1" in warning.msg and "None" in warning.msg
+    with override_settings(FIRSTPROMOTER=setting):
+        assert get_config().api_version == 2
+    (error,) = messages({**setting, "API_VERSION": 3})[:1]
+    assert error.id == "firstpromoter.E003"
 
 
 def test_a_lower_case_key_is_unknown_and_the_real_one_missing() -> None:

@@ -125,25 +125,23 @@ class Rule:
     id: str
     key: str
     find: Callable[[dict[str, Any]], str | None]
-    hint: str | Callable[[dict[str, Any]], str]
+    hint: str
     level: Callable[..., checks.CheckMessage] = checks.Error
     sends: bool = False
-
-    def hint_for(self, raw: dict[str, Any]) -> str:
-        return self.hint(raw) if callable(self.hint) else self.hint
 
     def check(self, raw: dict[str, Any]) -> checks.CheckMessage | None:
         message = self.find(raw)
         if message is None:
             return None
-        return self.level(message, hint=self.hint_for(raw), id=f"firstpromoter.{self.id}")
+        return self.level(message, hint=self.hint, id=f"firstpromoter.{self.id}")
 
 
 def _when(condition: Callable[[dict[str, Any]], bool], message: str) -> Callable[..., str | None]:
-    """A rule's ``find`` from a test of the settings; ``message`` is formatted with them."""
+    """A rule's ``find`` from a test of the settings; ``message`` is formatted with the
+    known keys only: a user's dict may hold any key, of any type."""
 
     def find(raw: dict[str, Any]) -> str | None:
-        return message.format(**raw) if condition(raw) else None
+        return message.format(**{key: raw[key] for key in DEFAULTS}) if condition(raw) else None
 
     return find
 
@@ -337,7 +335,7 @@ RULES: tuple[Rule, ...] = (
         "FIRSTPROMOTER",
         lambda raw: (
             f"FIRSTPROMOTER has unknown keys: {', '.join(unknown)}."
-            if (unknown := sorted(set(raw) - set(DEFAULTS)))
+            if (unknown := sorted(map(str, set(raw) - set(DEFAULTS))))
             else None
         ),
         f"Known keys: {', '.join(DEFAULTS)}.",
@@ -413,7 +411,7 @@ def get_config() -> Config:
     raw = raw_settings()
     for rule in RULES:
         if rule.sends and (message := rule.find(raw)):
-            raise ImproperlyConfigured(f"{message} {rule.hint_for(raw)}")
+            raise ImproperlyConfigured(f"{message} {rule.hint}")
     version = raw["API_VERSION"]
     rate_limit = rate_limit_setting(raw)
     return Config(
