@@ -243,7 +243,7 @@ def test_a_receivers_error_is_logged_and_the_delivery_still_acknowledged(
 
     assert response.status_code == 200
     assert status_of(reward) == ("approved", None)
-    assert "receiver bug" in caplog.text
+    assert "receiver bug" in caplog.text and " of reward_updated raised" in caplog.text
 
 
 # Each event once

@@ -413,4 +413,4 @@ def _notify(record: TrackedEvent, status: str) -> None:
     signal = kind.signal(status)
     if signal is not None:
         # The row is settled already: a host receiver's bug must not undo or hide that.
-        send_robust(signal, type(record), **{kind.name: record})
+        send_robust(signal, f"{kind.name}_{status}", type(record), **{kind.name: record})

@@ -21,9 +21,10 @@ def log_fields(level: int, what: str, fields: dict[str, Any]) -> None:
     logger.log(level, "firstpromoter %s %s", what, pairs, extra=fields)
 
 
-def send_robust(signal: Signal, sender: Any, **kwargs: Any) -> None:
-    """Send ``signal`` once the change it tells of is saved: a host receiver's bug is
-    logged with its traceback and must not undo or hide that change."""
+def send_robust(signal: Signal, name: str, sender: Any, **kwargs: Any) -> None:
+    """Send ``signal`` (``name`` in ``signals``, for the log) once the change it tells
+    of is saved: a host receiver's bug is logged with its traceback and must not undo
+    or hide that change."""
     for receiver, result in signal.send_robust(sender=sender, **kwargs):
         if isinstance(result, Exception):
-            logger.error("receiver %r of %s raised", receiver, signal, exc_info=result)
+            logger.error("receiver %r of %s raised", receiver, name, exc_info=result)

@@ -195,6 +195,7 @@ def apply_commission(event: WebhookEvent) -> None:
             partial(
                 send_robust,
                 signals.reward_updated,
+                "reward_updated",
                 Reward,
                 reward=reward,
                 previous_status=previous_status,
