@@ -18,7 +18,7 @@ from django.db import models
 from django.utils.module_loading import import_string
 
 from django_firstpromoter.cancellations import track_cancellation
-from django_firstpromoter.conf import raw_settings
+from django_firstpromoter.conf import get_config, raw_settings
 from django_firstpromoter.models import Refund, Sale
 from django_firstpromoter.refunds import track_refund
 from django_firstpromoter.sales import track_sale
@@ -59,7 +59,9 @@ def _from_order(
     None when it answers None or, unless ``told``, when none is set. Whatever goes
     wrong is logged, never raised into the host's save or signal."""
     try:
-        path = raw_settings()[key]
+        # The settings checked first, as before any adapter runs: broken ones are an
+        # error to log, not a reason to run the shop's adapter for nothing.
+        path = getattr(get_config(), key.lower())
         if not path:
             if told:
                 logger.error(
