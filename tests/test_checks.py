@@ -102,6 +102,10 @@ CASES = [
     ("E017", without(ACCOUNT_ID="acc_test\r\n")),
     ("E017", without(ACCOUNT_ID="acc\x00test")),
     ("E017", without(ACCOUNT_ID="acc_test\n", API_VERSION=1)),
+    ("E018", without(EVENT_ID_PREFIX="shop 1/")),
+    ("E018", without(EVENT_ID_PREFIX=None)),
+    ("E018", without(EVENT_ID_PREFIX="x" * 65)),
+    ("E018", without(EVENT_ID_PREFIX="shop\x00")),
     ("W001", without(RETRIES=3)),
     # tests/urls.py routes the webhook.
     ("W004", without("WEBHOOK_SECRET")),

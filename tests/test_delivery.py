@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import threading
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 import requests
 from django.db import connection
 from django.utils import timezone
 
-from django_firstpromoter import delivery, protocol, signals
+from django_firstpromoter import RefundData, delivery, protocol, signals, track_refund
 from django_firstpromoter.conf import get_config
-from django_firstpromoter.models import Reward, Sale
+from django_firstpromoter.models import Refund, Reward, Sale
 from django_firstpromoter.statuses import AttemptOutcome, DeliveryStatus
 from django_firstpromoter.worker import Worker
 from tests.conftest import firstpromoter, success_body
@@ -42,7 +43,8 @@ NOT_FOUND = {"message": "not found or promoter is banned.", "code": "not_found"}
     [
         (204, None, DeliveryStatus.NOT_REFERRAL, AttemptOutcome.NOT_REFERRAL),
         (404, NOT_FOUND, DeliveryStatus.NOT_REFERRAL, AttemptOutcome.NOT_REFERRAL),
-        (409, {"message": "already exists"}, DeliveryStatus.TRACKED, AttemptOutcome.DUPLICATE),
+        # A 409 to a first attempt: the id was somebody else's (test_collisions below).
+        (409, {"message": "already exists"}, DeliveryStatus.DUPLICATE, AttemptOutcome.DUPLICATE),
         (
             400,
             {"message": "Error. Amount blank or invalid."},
@@ -78,6 +80,68 @@ def test_answers_table(api_version, sale_url, mocked, status, body, final, outco
         assert sale.next_attempt_at > timezone.now() + datetime.timedelta(seconds=40)
     if final == DeliveryStatus.TRACKED:
         assert sale.tracked_at is not None
+
+
+def test_a_409_after_an_attempt_of_ours_is_that_attempt_counted(api_version, sale_url, mocked):
+    # The first call's answer was lost (a 503 here): the 409 is our own sale.
+    mocked.post(sale_url, status=503)
+    mocked.post(sale_url, status=409, json={"message": "already exists"})
+    sale = make_sale()
+    assert deliver(sale) == DeliveryStatus.PENDING
+    Sale.objects.filter(pk=sale.pk).update(next_attempt_at=timezone.now())
+    assert deliver(sale) == DeliveryStatus.TRACKED
+    assert sale.tracked_at is not None
+
+
+def test_a_409_to_a_first_attempt_is_a_collision_told_at_warning(
+    api_version, sale_url, mocked, caplog
+):
+    mocked.post(sale_url, status=409, json={"message": "already exists"})
+    received = []
+    signals.sale_duplicate.connect(lambda sender, sale, **kw: received.append(sale), weak=False)
+    try:
+        sale = make_sale(event_id="100001")
+        with caplog.at_level(logging.WARNING, logger="django_firstpromoter"):
+            assert deliver(sale) == DeliveryStatus.DUPLICATE
+    finally:
+        signals.sale_duplicate.receivers.clear()
+    assert sale.tracked_at is None
+    assert "already had this event id" in sale.last_error
+    assert [r.pk for r in received] == [sale.pk]
+    (line,) = [r for r in caplog.records if "100001" in r.getMessage()]
+    assert line.levelno == logging.WARNING
+    assert 'status="duplicate"' in line.getMessage()
+
+
+def test_the_event_id_prefix_goes_before_every_event_id_sent(api_version, sale_url, mocked):
+    mocked.post(sale_url, json=success_body(api_version))
+    mocked.post(sale_url.replace("/sale", "/refund"), json=success_body(api_version, "refund"))
+    with firstpromoter(API_VERSION=api_version, EVENT_ID_PREFIX="shop1-"):
+        sale = make_sale(event_id="order-7")
+        deliver(sale)
+        refund = track_refund(
+            RefundData(
+                event_id="order-7-r", amount=1, email="a@example.com", sale_event_id="order-7"
+            )
+        )
+        assert refund is not None
+        delivery.deliver(Refund, refund.pk)
+    sent_sale, sent_refund = (call_params(call) for call in mocked.calls)
+    assert sent_sale["event_id"] == "shop1-order-7"
+    assert (sent_refund["event_id"], sent_refund["sale_event_id"]) == (
+        "shop1-order-7-r",
+        "shop1-order-7",
+    )
+    # Stored as the shop named it: its own lookups need no prefix.
+    assert Sale.objects.get(event_id="order-7").pk == sale.pk
+    assert sale.attempts.get().request_params["event_id"] == "shop1-order-7"
+
+
+def call_params(call) -> dict:
+    """What one mocked call sent, v1's query string or v2's JSON body."""
+    if call.request.body:
+        return json.loads(call.request.body)
+    return dict(parse_qsl(urlsplit(call.request.url).query))
 
 
 def test_400_keeps_firstpromoters_message(api_version, sale_url, mocked):

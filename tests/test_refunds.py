@@ -130,7 +130,7 @@ def test_a_refund_waits_while_its_sale_is_still_to_be_sent(mocked, refund_url):
     [
         (200, "success", DeliveryStatus.TRACKED),
         (204, None, DeliveryStatus.NOT_REFERRAL),
-        (409, {"message": "exists"}, DeliveryStatus.TRACKED),
+        (409, {"message": "exists"}, DeliveryStatus.DUPLICATE),
         (400, {"message": "Error. Amount blank or invalid."}, DeliveryStatus.FAILED),
         (503, None, DeliveryStatus.PENDING),
     ],

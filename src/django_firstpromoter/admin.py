@@ -48,12 +48,15 @@ BADGE_COLOURS: dict[str, str] = {
     DeliveryStatus.TRACKED: "#21ba45",
     DeliveryStatus.NOT_REFERRAL: "#767676",
     DeliveryStatus.FAILED: "#db2828",
+    DeliveryStatus.DUPLICATE: "#c35400",
     DeliveryStatus.IGNORED: "#a0a0a0",
 }
 logger = logging.getLogger("django_firstpromoter")
 
 RETRYABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.IGNORED)
-IGNORABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
+# Not a duplicate: sent again, its 409 would read as our own earlier call's, and
+# count as tracked a sale FirstPromoter never counted.
+IGNORABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.DUPLICATE)
 
 
 def pretty_json(text: str) -> str:

@@ -47,10 +47,12 @@ DEFAULTS: dict[str, Any] = {
     # None: the slots are kept in the database (ratelimit.py).
     "RATE_LIMIT_CACHE": None,
     "WEBHOOK_SECRET": "",
+    "EVENT_ID_PREFIX": "",
 }
 
 NUMBERS = ("TIMEOUT", "MAX_ATTEMPTS", "RETRY_BACKOFF")
 CREDENTIAL = re.compile(r"[\x21-\x7e]+")
+EVENT_ID_PREFIX = re.compile(r"[A-Za-z0-9._:~-]{0,64}")
 
 
 def is_unset(value: Any) -> bool:
@@ -79,6 +81,12 @@ def is_rate_limit(value: Any) -> bool:
     if value is None:
         return True
     return isinstance(value, int) and not isinstance(value, bool) and (value == 0 or value >= 2)
+
+
+def is_event_id_prefix(value: Any) -> bool:
+    """Up to 64 URL-safe characters: it goes before every event id, in a v1 query
+    string too, and an event id FirstPromoter shows must still read as one."""
+    return isinstance(value, str) and EVENT_ID_PREFIX.fullmatch(value) is not None
 
 
 def is_rate_limit_cache(value: Any) -> bool:
@@ -305,6 +313,18 @@ RULES: tuple[Rule, ...] = (
         level=checks.Warning,
     ),
     Rule(
+        "E018",
+        "EVENT_ID_PREFIX",
+        _when(
+            lambda raw: not is_event_id_prefix(raw["EVENT_ID_PREFIX"]),
+            "FIRSTPROMOTER['EVENT_ID_PREFIX'] is {EVENT_ID_PREFIX!r}.",
+        ),
+        "Give a string of up to 64 letters, digits and . _ : ~ -, such as 'shop1-', or '' "
+        "for none. Set it before the first sale: FirstPromoter takes an event id sent "
+        "with another prefix for a new event.",
+        sends=True,
+    ),
+    Rule(
         "E008",
         "ORDER_MODEL",
         _when(
@@ -391,6 +411,7 @@ class Config:
     signup_on_user_created: bool
     rate_limit: int | None
     rate_limit_cache: str | None
+    event_id_prefix: str = ""
 
     @property
     def lease_seconds(self) -> float:
@@ -429,4 +450,5 @@ def get_config() -> Config:
         signup_on_user_created=bool(raw["SIGNUP_ON_USER_CREATED"]),
         rate_limit=rate_limit or None,
         rate_limit_cache=raw["RATE_LIMIT_CACHE"],
+        event_id_prefix=raw["EVENT_ID_PREFIX"],
     )

@@ -49,6 +49,22 @@ FINAL = {
 }
 
 
+COLLISION = (
+    "FirstPromoter already had this event id before it was first sent: another "
+    "sale's (another shop on the account, staging, or an order number reused); "
+    "not counted for this one. EVENT_ID_PREFIX keeps shops apart."
+)
+
+
+def is_collision(answer: Answer, attempt: int, params: dict[str, Any]) -> bool:
+    """A 409 to the first attempt of an event: no earlier attempt of ours can have
+    reached FirstPromoter, so the id it knows is somebody else's event. From the
+    second attempt on a 409 is our own earlier call whose answer was lost. Every
+    attempt is counted at its claim, a sender killed mid-call included, so
+    ``attempt`` is 1 only when nothing was sent before."""
+    return answer.http_status == 409 and attempt == 1 and "event_id" in params
+
+
 def backoff_seconds(attempt: int, config: Config, retry_after: float | None = None) -> float:
     """``RETRY_BACKOFF`` doubling per attempt, capped at six hours, with ±20 % jitter
     so that a backlog does not retry in lockstep. A server's ``Retry-After`` wins,
@@ -213,7 +229,7 @@ def send_claimed(record: TrackedEvent, config: Config, *, on_retry: RetryHook | 
         raise
     kind = kind_of(record)
     try:
-        params = kind.params(record, config.api_version)
+        params = kind.params(record, config)
         started_at = timezone.now()
         answer = client.send(config, kind.name, params)
         return settle(
@@ -282,9 +298,12 @@ def settle(
     """Record the attempt and the record's new status in one transaction, its rewards
     with them; then log, signal, and tell ``on_retry`` of a retry now due later."""
     now = timezone.now()
-    if answer.outcome in FINAL:
+    if is_collision(answer, attempt, params):
+        status = DeliveryStatus.DUPLICATE
+        fields: dict[str, Any] = {"last_error": COLLISION}
+    elif answer.outcome in FINAL:
         status = FINAL[answer.outcome]
-        fields: dict[str, Any] = {"last_error": answer.error}
+        fields = {"last_error": answer.error}
         if status == DeliveryStatus.TRACKED:
             fields["tracked_at"] = now
     elif attempt >= config.max_attempts:
@@ -397,11 +416,11 @@ def _log(
     }
     if retry_in is not None:
         fields["next_attempt_in_s"] = round(retry_in.total_seconds())
-    if answer.error:
-        fields["error"] = answer.error
+    if answer.error or status == DeliveryStatus.DUPLICATE:
+        fields["error"] = answer.error or COLLISION
     if status == DeliveryStatus.FAILED:
         level = logging.ERROR
-    elif status == DeliveryStatus.PENDING:
+    elif status in (DeliveryStatus.PENDING, DeliveryStatus.DUPLICATE):
         level = logging.WARNING
     else:
         level = logging.INFO

@@ -16,11 +16,17 @@ from typing import Any
 from django.dispatch import Signal
 
 from django_firstpromoter import protocol, signals
+from django_firstpromoter.conf import Config
 from django_firstpromoter.models import Cancellation, Refund, Sale, Signup, TrackedEvent
 from django_firstpromoter.statuses import DeliveryStatus
 
 #: The statuses a record's fate is told by, each with a signal ``<kind>_<status>``.
-OUTCOMES = (DeliveryStatus.TRACKED, DeliveryStatus.NOT_REFERRAL, DeliveryStatus.FAILED)
+OUTCOMES = (
+    DeliveryStatus.TRACKED,
+    DeliveryStatus.NOT_REFERRAL,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.DUPLICATE,
+)
 
 
 @dataclass(frozen=True)
@@ -32,8 +38,10 @@ class Kind:
     reward_links: Callable[[Any], dict[str, Any]] | None = None
     """Where the rewards of this kind's answers belong; None: it has none."""
 
-    def params(self, record: TrackedEvent, api_version: int) -> dict[str, Any]:
-        return protocol.request_params(self.name, record, api_version)
+    def params(self, record: TrackedEvent, config: Config) -> dict[str, Any]:
+        return protocol.request_params(
+            self.name, record, config.api_version, config.event_id_prefix
+        )
 
     def signal(self, status: str) -> Signal | None:
         """The signal that tells ``status``, or None when that status is no outcome."""

@@ -134,10 +134,22 @@ CALLS = {
 }
 
 
-def request_params(call: str, record: Any, api_version: int) -> dict[str, Any]:
+EVENT_ID_PARAMS = ("event_id", "sale_event_id")
+"""The parameters that name an event at FirstPromoter: ``EVENT_ID_PREFIX`` goes before
+each, so that several shops (or staging and production) on one account never send
+the same id."""
+
+
+def request_params(
+    call: str, record: Any, api_version: int, event_id_prefix: str = ""
+) -> dict[str, Any]:
     """The call's parameters for ``record``, typed the way that API version's spec
-    declares them."""
-    return CALLS[call].params(record, api_version)
+    declares them, its event ids behind ``event_id_prefix``."""
+    params = CALLS[call].params(record, api_version)
+    for name in EVENT_ID_PARAMS:
+        if event_id_prefix and name in params:
+            params[name] = f"{event_id_prefix}{params[name]}"
+    return params
 
 
 def endpoint(config: Config, call: str) -> str:

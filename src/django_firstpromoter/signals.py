@@ -15,19 +15,24 @@ order_refunded = Signal()
 subscription_cancelled = Signal()
 
 #: Sent once a record's fate is known, with ``sale=``, ``refund=``, ``cancellation=`` or
-#: ``signup=``; receivers' errors are logged, not raised.
+#: ``signup=``; receivers' errors are logged, not raised. ``*_duplicate``: FirstPromoter
+#: answered 409 to the first attempt, so the event id was someone else's.
 sale_tracked = Signal()
 sale_not_referral = Signal()
 sale_failed = Signal()
+sale_duplicate = Signal()
 refund_tracked = Signal()
 refund_not_referral = Signal()
 refund_failed = Signal()
+refund_duplicate = Signal()
 cancellation_tracked = Signal()
 cancellation_not_referral = Signal()
 cancellation_failed = Signal()
+cancellation_duplicate = Signal()
 signup_tracked = Signal()
 signup_not_referral = Signal()
 signup_failed = Signal()
+signup_duplicate = Signal()
 
 #: Sent after the commit of a FirstPromoter webhook that changed a reward's status or
 #: paid state, with ``reward=``, ``previous_status=`` and ``previous_paid=``;

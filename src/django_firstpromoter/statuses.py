@@ -10,6 +10,9 @@ class DeliveryStatus(models.TextChoices):
     TRACKED = "tracked", _("Tracked")
     NOT_REFERRAL = "not_referral", _("Not a referral")
     FAILED = "failed", _("Failed")
+    # FirstPromoter knew the event id before we first sent it: another shop's, or an
+    # order number reused after a database reset. Not counted for this sale.
+    DUPLICATE = "duplicate", _("Duplicate event id")
     IGNORED = "ignored", _("Ignored")
 
 

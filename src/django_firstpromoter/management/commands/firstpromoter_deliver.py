@@ -159,4 +159,7 @@ def summary(results: dict[str, int]) -> str:
         (DeliveryStatus.FAILED, "failed"),
     ]
     parts = ", ".join(f"{results.get(status, 0)} {label}" for status, label in labels)
+    # Rare, and a person's to look at: named only when there is one.
+    if duplicates := results.get(DeliveryStatus.DUPLICATE, 0):
+        parts += f", {duplicates} duplicate event id"
     return f"sent {sum(results.values())}: {parts}"
