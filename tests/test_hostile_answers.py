@@ -104,6 +104,7 @@ def test_any_answer_ends_in_an_attempt_and_a_documented_status(
             DeliveryStatus.TRACKED,
             DeliveryStatus.NOT_REFERRAL,
             DeliveryStatus.FAILED,
+            DeliveryStatus.DUPLICATE,
         )
         assert_pages_answer(admin, sale)
 
