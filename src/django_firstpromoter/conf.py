@@ -411,7 +411,7 @@ class Config:
     signup_on_user_created: bool
     rate_limit: int | None
     rate_limit_cache: str | None
-    event_id_prefix: str = ""
+    event_id_prefix: str
 
     @property
     def lease_seconds(self) -> float:
