@@ -44,7 +44,8 @@ def test_same_event_id_gives_the_one_sale(django_capture_on_commit_callbacks):
         first = track_sale(sale())
         second = track_sale(sale(amount=Decimal("5")))
     assert first == second
-    assert second is not None and second.amount == Decimal("19.99")
+    # Not sent yet: the later answer is the order as it now is (tests/test_revisions.py).
+    assert second is not None and second.amount == Decimal("5")
     # The caller's transaction is still usable: on PostgreSQL a failed statement
     # would have aborted it.
     assert Sale.objects.count() == 1

@@ -15,11 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import models
+from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from django_firstpromoter.cancellations import track_cancellation
 from django_firstpromoter.conf import get_config, raw_settings
 from django_firstpromoter.models import Refund, Sale
+from django_firstpromoter.referral import current_referral, remember_referral
 from django_firstpromoter.refunds import track_refund
 from django_firstpromoter.sales import track_sale
 
@@ -80,7 +82,14 @@ def _from_order(
         return None
 
 
-def on_order_paid(sender: Any, order: models.Model, **kwargs: Any) -> None:
+def on_order_paid(
+    sender: Any, order: models.Model, request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    if request is not None:
+        try:
+            remember_referral(request, order)
+        except Exception:
+            logger.exception("could not keep the referral of order %s", order.pk)
     track_order(order)
 
 
@@ -108,5 +117,12 @@ def on_model_saved(sender: type[models.Model], instance: models.Model, **kwargs:
         logger.exception("FIRSTPROMOTER settings are unreadable")
         return
     if order_model and sender._meta.label_lower == str(order_model).lower():
+        if kwargs.get("created") and current_referral.get():
+            # Kept at the order's first save: it may be paid later, in a request
+            # (a payment provider's webhook) that no visitor's referral came with.
+            try:
+                remember_referral(None, instance)
+            except Exception:
+                logger.exception("could not keep the referral of order %s", instance.pk)
         track_order(instance)
         refund_order(instance)

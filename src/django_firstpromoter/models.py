@@ -151,6 +151,12 @@ class Sale(MoneyEvent):
     )
     max_recurring = models.PositiveIntegerField(_("max recurring"), null=True, blank=True)
     ecom_sale = models.BooleanField(_("e-commerce sale"), null=True, blank=True)
+    # Set when the order's adapter answered differently once the sale was sent
+    # (``revisions``): FirstPromoter has the first answer, a person settles the rest.
+    order_changed_at = models.DateTimeField(
+        _("order changed after it was reported"), null=True, blank=True
+    )
+    order_changes = models.TextField(_("what changed"), blank=True)
 
     class Meta(TrackedEvent.Meta):
         verbose_name = _("sale")
@@ -248,6 +254,28 @@ class SignupAttempt(Attempt):
     class Meta(Attempt.Meta):
         verbose_name = _("signup attempt")
         verbose_name_plural = _("signup attempts")
+
+
+class OrderReferral(OrderLinked):
+    """Who referred the visitor that placed an order, kept by the app so that no order
+    model needs fields for it (``referral.remember_referral``): a sale of that order
+    with no ``tid`` or ``ref_id`` of its own is sent with these."""
+
+    tid = models.CharField(_("tracking id (tid)"), max_length=255, blank=True)
+    ref_id = models.CharField(_("referral id"), max_length=255, blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("order referral")
+        verbose_name_plural = _("order referrals")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order_content_type", "order_object_id"], name="fp_one_referral_per_order"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_object_id}: {self.ref_id or self.tid}"
 
 
 class Reward(models.Model):

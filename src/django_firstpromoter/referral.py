@@ -88,6 +88,37 @@ def get_referral(request: HttpRequest) -> Referral:
     return referral_from_request(request)
 
 
+def remember_referral(request: HttpRequest | None, order: models.Model) -> Referral:
+    """Link the visitor's referral (``get_referral``) to ``order`` in the app's own
+    table, for the order's sale to be sent with; the referral, falsy when there is none.
+
+    The first referral an order is linked to stays: the request that placed it
+    saw the click that counts. One ``INSERT`` that ignores a known order, so it
+    cannot abort the host's transaction; nothing is written for an order not yet
+    saved or a visitor nobody referred. With no ``request``, the one
+    ``ReferralMiddleware`` is handling (``current_referral``) is used.
+    """
+    from django_firstpromoter.models import OrderReferral
+    from django_firstpromoter.recording import order_fields
+
+    referral = get_referral(request) if request is not None else current_referral.get()
+    if not referral or order.pk is None:
+        return referral or Referral()
+    link = OrderReferral(tid=referral.tid, ref_id=referral.ref_id, **order_fields(order))
+    OrderReferral.objects.bulk_create([link], ignore_conflicts=True)
+    return referral
+
+
+def referral_for(order: models.Model | None) -> Referral:
+    """The referral ``remember_referral`` linked to ``order``; falsy when there is none."""
+    from django_firstpromoter.models import OrderReferral
+
+    if order is None or order.pk is None:
+        return Referral()
+    found = OrderReferral.objects.for_order(order).values_list("tid", "ref_id").first()
+    return Referral(*found) if found else Referral()
+
+
 def copy_referral(
     request: HttpRequest,
     order: models.Model,

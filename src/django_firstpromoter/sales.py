@@ -17,8 +17,11 @@ from django_firstpromoter.recording import (
     full_clean,
     money_event_fields,
     order_fields,
-    record_and_schedule,
+    record_once,
 )
+from django_firstpromoter.referral import referral_for, remember_referral
+from django_firstpromoter.revisions import apply_later_answer
+from django_firstpromoter.strategies import strategy_for
 
 STRING_FIELDS = ("email", "uid", "plan", "promo_code", "tid", "ref_id", "subscription_id")
 
@@ -35,7 +38,16 @@ def track_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | N
     if fields is None:
         return None
     fields.update(order_fields(order))
-    return record_and_schedule(Sale(**fields, api_version=config.api_version), config)
+    if order is not None and not (fields["tid"] or fields["ref_id"]):
+        # Checked already (referral.clean_value): safe ids that fit their columns.
+        referral = referral_for(order) or remember_referral(None, order)
+        fields["tid"], fields["ref_id"] = referral.tid, referral.ref_id
+    sale = Sale(**fields, api_version=config.api_version)
+    recorded, created = record_once(sale)
+    if created:
+        strategy_for(config).recorded(Sale, recorded.pk)
+        return recorded
+    return apply_later_answer(recorded, sale)
 
 
 def clean_sale_data(data: SaleData) -> dict[str, Any] | None:
