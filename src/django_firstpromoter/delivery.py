@@ -55,6 +55,11 @@ COLLISION = (
     "not counted for this one. EVENT_ID_PREFIX keeps shops apart."
 )
 
+COLLIDED_WITH = (
+    "Not sent: the event id of the sale it belongs to was another's at FirstPromoter "
+    "(that sale is a duplicate), so FirstPromoter would apply it to that one."
+)
+
 
 def is_collision(answer: Answer, attempt: int, params: dict[str, Any]) -> bool:
     """A 409 to the first attempt of an event: no earlier attempt of ours can have
@@ -339,9 +344,13 @@ def settle(
                 request_params=params,
                 response_body=answer.body,
             )
-            links = kind_of(record).reward_links
-            if keep_rewards and links and answer.outcome == AttemptOutcome.TRACKED:
-                rewards.store_rewards(answer.rewards, **links(record))
+            kind = kind_of(record)
+            if keep_rewards and kind.reward_links and answer.outcome == AttemptOutcome.TRACKED:
+                rewards.store_rewards(answer.rewards, **kind.reward_links(record))
+            if won and status == DeliveryStatus.DUPLICATE and kind.dependents:
+                kind.dependents(record).filter(status__in=WAITING).update(
+                    status=DeliveryStatus.DUPLICATE, last_error=COLLIDED_WITH, updated_at=now
+                )
         return won
 
     try:
