@@ -6,10 +6,13 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import threading
+import time
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from openapi_core.contrib.requests import RequestsOpenAPIRequest
 
 from django_firstpromoter import RefundData, refundable, track_refund, track_sale
@@ -339,3 +342,40 @@ def test_a_waiting_refund_of_a_sale_found_duplicate_is_settled_unsent(
     assert recorded not in due(Refund)
     assert [call.request.url for call in mocked.calls] == [mocked.calls[0].request.url]
     assert refund_url not in mocked.calls[0].request.url
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    "connection.vendor != 'postgresql'",
+    reason="true concurrency needs PostgreSQL; SQLite writes one transaction at a time",
+)
+def test_two_refunds_at_once_cannot_together_pass_their_sale():
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def refund_in_a_transaction(event_id: str) -> None:
+        try:
+            with transaction.atomic():
+                barrier.wait()
+                track_refund(refund(event_id=event_id, amount=Decimal("20.00")))
+                # Held open: without the sale's lock, the other refund's check would
+                # run now, see nothing committed, and pass too.
+                time.sleep(0.3)
+        except ValidationError:
+            results.append("refused")
+        else:
+            results.append("recorded")
+        finally:
+            connection.close()
+
+    with firstpromoter(DELIVERY="worker"):
+        track_sale(sale(amount=Decimal("25.00")))
+        threads = [
+            threading.Thread(target=refund_in_a_transaction, args=(f"r{i}",)) for i in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(results) == ["recorded", "refused"]
+    assert Refund.objects.count() == 1
