@@ -18,7 +18,7 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest
 from django_firstpromoter import RefundData, refundable, track_refund, track_sale
 from django_firstpromoter.delivery import deliver, due
 from django_firstpromoter.models import Refund, Reward, Sale
-from django_firstpromoter.signals import order_refunded
+from django_firstpromoter.signals import order_refunded, refund_duplicate
 from django_firstpromoter.statuses import DeliveryStatus
 from tests.conftest import firstpromoter, success_body
 from tests.shop.models import Order
@@ -328,17 +328,28 @@ def test_a_refund_of_a_duplicate_sale_is_refused(api_version):
 
 
 def test_a_waiting_refund_of_a_sale_found_duplicate_is_settled_unsent(
-    mocked, api_version, sale_url, refund_url
+    mocked, api_version, sale_url, refund_url, caplog
 ):
     mocked.post(sale_url, status=409, json={"message": "exists"})
     waiting_sale = track_sale(sale())
     recorded = track_refund(refund())
     assert waiting_sale is not None and recorded is not None
-    assert deliver(Sale, waiting_sale.pk) == DeliveryStatus.DUPLICATE
+    told: list[int] = []
+
+    def receiver(sender, refund, **kwargs):
+        told.append(refund.pk)
+
+    refund_duplicate.connect(receiver)
+    try:
+        assert deliver(Sale, waiting_sale.pk) == DeliveryStatus.DUPLICATE
+    finally:
+        refund_duplicate.disconnect(receiver)
 
     recorded.refresh_from_db()
     assert recorded.status == DeliveryStatus.DUPLICATE
     assert "another's at FirstPromoter" in recorded.last_error
+    assert told == [recorded.pk]
+    assert "not sent, its sale evt-1 is a duplicate event id" in caplog.text
     assert recorded not in due(Refund)
     assert [call.request.url for call in mocked.calls] == [mocked.calls[0].request.url]
     assert refund_url not in mocked.calls[0].request.url
