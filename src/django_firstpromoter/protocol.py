@@ -1,7 +1,9 @@
 """FirstPromoter's tracking API as the wire sees it: for each call, its parameters per
 API version and the answers that are final for it; the credentials' headers; and
-what an answer means, rewards included. Compare this file with the vendored specs
-(``tests/specs/openapi-v1-tracking.json``, ``openapi-v2-tracking.json``).
+what an answer means, rewards included. Then its admin API's commissions: the
+queries, the requests and what their answers mean. Compare this file with the
+vendored specs (``tests/specs/openapi-v1-tracking.json``, ``openapi-v2-tracking.json``,
+``openapi-v2-commissions.json``).
 
 Pure: no database and no settings. ``client`` makes the call, ``delivery`` decides
 what an :class:`Answer` does to a row.
@@ -11,7 +13,8 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -326,3 +329,154 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _str(value: Any, limit: int) -> str:
     return "" if value is None else clean_text(_shallow(value), limit)
+
+
+# FirstPromoter's admin ("company") API, v2 only: the commissions behind the rewards,
+# looked up when an answer did not carry them and kept true after. Compare with
+# ``tests/specs/openapi-v2-commissions.json``.
+
+ADMIN_BASE_URL = "https://api.firstpromoter.com/api/v2/company"
+PER_PAGE = 100
+"""The most commissions FirstPromoter lists on one page."""
+AT_ONCE = 5
+"""Approving or denying more ids than this is a batch FirstPromoter answers 202 to
+and works through later."""
+_TRACKING_PATH = re.compile(r"(?P<root>.*)/api/v[12]/track")
+
+
+def admin_base_url(tracking_base_url: str) -> str:
+    """The admin API beside the tracking API a shop set (a sandbox, a proxy):
+    ``…/api/v1/track`` or ``…/api/v2/track`` → ``…/api/v2/company``. FirstPromoter's
+    own v1 host has no admin API: its accounts use v2's, with their ``ACCOUNT_ID``."""
+    match = _TRACKING_PATH.fullmatch(tracking_base_url)
+    if match is None or tracking_base_url in DEFAULT_BASE_URLS.values():
+        return ADMIN_BASE_URL
+    return f"{match['root']}/api/v2/company"
+
+
+def commission_query(
+    *,
+    q: str = "",
+    ids: Iterable[int] = (),
+    status: str = "",
+    created_from: datetime.date | None = None,
+    created_to: datetime.date | None = None,
+    page: int = 1,
+) -> dict[str, Any]:
+    """``GET /commissions``'s query: a search (``q`` matches an ``event_id``), ids, or a
+    creation period, a full page at a time. Filters go as Rails reads them
+    (``filters[status]``), as FirstPromoter's own examples send them."""
+    params: dict[str, Any] = {"page": page, "per_page": PER_PAGE}
+    if q:
+        params["q"] = q
+    if ids := [int(each) for each in ids]:
+        params["ids[]"] = ids
+    if status:
+        params["filters[status]"] = status
+    if created_from is not None:
+        params["filters[created_at][from]"] = created_from.isoformat()
+    if created_to is not None:
+        params["filters[created_at][to]"] = created_to.isoformat()
+    return params
+
+
+@sensitive_variables()
+def build_admin_request(
+    config: Config,
+    method: str,
+    path: str,
+    params: dict[str, Any] | None = None,
+    body: dict[str, Any] | None = None,
+) -> requests.Request:
+    headers = {
+        "Accept": "application/json",
+        "Authorization": f"Bearer {config.api_key}",
+        "ACCOUNT-ID": config.account_id,
+    }
+    url = f"{admin_base_url(config.base_url)}{path}"
+    return requests.Request(method, url, headers=headers, params=params, json=body)
+
+
+@dataclass(frozen=True)
+class Commission:
+    """A commission as the admin API lists it: the ``Reward`` columns, and what only
+    the admin API says (the sale's ``event_id``, whether it is paid, when its status
+    last changed)."""
+
+    reward: RewardData
+    event_id: str
+    is_paid: bool | None
+    status_updated_at: datetime.datetime | None
+
+    def model_fields(self) -> dict[str, Any]:
+        fields = self.reward.model_fields()
+        fields["status_updated_at"] = self.status_updated_at
+        if self.is_paid is not None:
+            fields["paid"] = self.is_paid
+        return fields
+
+
+@dataclass(frozen=True)
+class AdminAnswer:
+    """What one admin-API call came to: ``ok`` (a 2xx FirstPromoter understood), or an
+    ``error`` and whether a later try may go better (``retry``)."""
+
+    ok: bool
+    url: str = ""
+    http_status: int | None = None
+    error: str = ""
+    retry: bool = False
+    retry_after: float | None = None
+    commissions: tuple[Commission, ...] = ()
+    batch_status: str = ""
+    """``approve``/``deny``: ``completed`` (done), or ``pending``/``in_progress`` for a
+    batch of more than ``AT_ONCE`` ids that FirstPromoter works through later."""
+
+
+def interpret_admin(status: int, headers: Any, content: bytes) -> AdminAnswer:
+    """An admin-API answer, read as the tracking answers are: 429, 5xx and the other
+    passing failures worth a retry (``Retry-After`` honoured), other 4xx refused,
+    and a 2xx whose body is not what the spec declares an error to retry."""
+    data = parse_json(content)
+    http_status = clean_int(status, 0, MAX_HTTP_STATUS)
+    if 200 <= status < 300:
+        if isinstance(data, list):
+            found = tuple(_commission(item) for item in data if isinstance(item, dict))
+            return AdminAnswer(True, http_status=http_status, commissions=found)
+        if isinstance(data, dict):
+            return AdminAnswer(
+                True, http_status=http_status, batch_status=_str(data.get("status"), 32)
+            )
+        return AdminAnswer(
+            False,
+            http_status=http_status,
+            error=f"HTTP {status} with an unreadable body",
+            retry=True,
+        )
+    body = clean_text(content[:BODY_CAP].decode("utf-8", errors="replace"))
+    message = _message(data, body)
+    error = f"HTTP {status}: {message}" if message else f"HTTP {status}"
+    passing = status in (401, 403, 404, 408, 429) or status >= 500 or status < 400
+    return AdminAnswer(
+        False,
+        http_status=http_status,
+        error=error,
+        retry=passing,
+        retry_after=_retry_after(headers.get("Retry-After")) if passing else None,
+    )
+
+
+def _commission(item: dict[str, Any]) -> Commission:
+    promoter = _dict(_dict(item.get("promoter_campaign")).get("promoter"))
+    reward = _reward(item, item.get("tier"), promoter, _dict(item.get("referral")))
+    try:
+        status_updated_at = storable_moment(item.get("status_updated_at"))
+    except ValueError:
+        status_updated_at = None
+    paid = item.get("is_paid")
+    return Commission(
+        reward=reward,
+        event_id=_str(item.get("event_id"), 255),
+        is_paid=paid if isinstance(paid, bool) else None,
+        status_updated_at=status_updated_at,
+    )
