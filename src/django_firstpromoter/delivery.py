@@ -311,6 +311,8 @@ def settle(
         fields = {"last_error": answer.error}
         if status == DeliveryStatus.TRACKED:
             fields["tracked_at"] = now
+            if kind_of(record).reward_links:
+                fields["rewards_unknown"] = answer.rewards_unknown
     elif attempt >= config.max_attempts:
         status = DeliveryStatus.FAILED
         fields = {"last_error": f"{answer.error} (gave up after {attempt} attempts)"}
@@ -373,6 +375,8 @@ def settle(
             f"the answer could not be stored ({type(exc).__name__}): its body and rewards left out"
         )
         error = "; ".join(part for part in (answer.error, note) if part)
+        if "rewards_unknown" in fields:
+            fields["rewards_unknown"] = True  # they were left out: look them up
         won = write(replace(answer, body="", error=error), keep_rewards=False)
     if not won:
         logger.info(

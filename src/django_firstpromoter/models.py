@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from django_firstpromoter.money import format_amount
-from django_firstpromoter.statuses import WAITING, AttemptOutcome, DeliveryStatus
+from django_firstpromoter.statuses import WAITING, AttemptOutcome, DeliveryStatus, RewardSource
 
 
 def customer_email() -> models.CharField:
@@ -128,9 +128,22 @@ class MoneyEvent(OrderLinked, TrackedEvent):
     email = customer_email()
     uid = models.CharField(_("uid"), max_length=255, blank=True)
     quantity = models.PositiveIntegerField(_("quantity"), null=True, blank=True)
+    # Tracked, but the answer did not say which commissions it earned (a 409 after a
+    # lost answer, commissions unreadable): looked up by event id (rewards.look_up).
+    rewards_unknown = models.BooleanField(_("rewards to look up"), default=False)
 
     class Meta(TrackedEvent.Meta):
         abstract = True
+        indexes = [
+            *TrackedEvent.Meta.indexes,
+            # The follow-up pass's query, run each time a worker goes idle: the few
+            # rows to look up, without reading the many tracked ones.
+            models.Index(
+                fields=["tracked_at", "id"],
+                condition=models.Q(rewards_unknown=True),
+                name="fp_%(class)s_rewards_unknown",
+            ),
+        ]
 
 
 class Sale(MoneyEvent):
@@ -158,7 +171,7 @@ class Sale(MoneyEvent):
     )
     order_changes = models.TextField(_("what changed"), blank=True)
 
-    class Meta(TrackedEvent.Meta):
+    class Meta(MoneyEvent.Meta):
         verbose_name = _("sale")
         verbose_name_plural = _("sales")
 
@@ -186,7 +199,7 @@ class Refund(MoneyEvent):
     skip_email_notification = models.BooleanField(_("skip email notification"), default=False)
     created_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
 
-    class Meta(TrackedEvent.Meta):
+    class Meta(MoneyEvent.Meta):
         verbose_name = _("refund")
         verbose_name_plural = _("refunds")
 
@@ -282,9 +295,13 @@ class Reward(models.Model):
     """A v1 ``reward`` or a v2 commission, as FirstPromoter reported it: a sale's, or a
     refund's (negative, taking part of a commission back)."""
 
-    # What only FirstPromoter's webhooks set (webhooks.py): an answer to /sale stored
-    # again after a lost one must not wipe them.
-    webhook_fields: ClassVar[tuple[str, ...]] = ("paid", "firstpromoter_updated_at")
+    # What a tracking answer does not say (webhooks.py and the admin API do): an answer
+    # to /sale stored again after a lost one must not wipe them.
+    webhook_fields: ClassVar[tuple[str, ...]] = (
+        "paid",
+        "firstpromoter_updated_at",
+        "status_updated_at",
+    )
 
     sale = models.ForeignKey(
         Sale, on_delete=models.CASCADE, null=True, blank=True, related_name="rewards"
@@ -308,6 +325,13 @@ class Reward(models.Model):
     paid = models.BooleanField(_("paid"), null=True, blank=True)
     firstpromoter_updated_at = models.DateTimeField(
         _("updated at FirstPromoter"), null=True, blank=True
+    )
+    status_updated_at = models.DateTimeField(
+        _("status changed at FirstPromoter"), null=True, blank=True
+    )
+    confirmed_at = models.DateTimeField(_("last confirmed"), null=True, blank=True)
+    confirmed_by = models.CharField(
+        _("confirmed by"), max_length=16, choices=RewardSource.choices, blank=True
     )
 
     class Meta:

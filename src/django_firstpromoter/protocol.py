@@ -204,6 +204,9 @@ class Answer:
     rewards: tuple[RewardData, ...] = ()
     retry_after: float | None = None
     duration_ms: int = 0
+    rewards_unknown: bool = False
+    """Counted, but the answer does not say which rewards: a 409 (FirstPromoter had
+    the event: an earlier answer was lost), or a 200 whose rewards are unreadable."""
 
 
 def interpret(status: int, headers: Any, content: bytes, call: str = "sale") -> Answer:
@@ -229,9 +232,10 @@ def interpret(status: int, headers: Any, content: bytes, call: str = "sale") -> 
     if 200 <= status < 300:
         if not isinstance(data, dict):
             return answer(AttemptOutcome.RETRY, f"HTTP {status} with an unreadable body")
-        return answer(AttemptOutcome.TRACKED, rewards=_rewards(data))
+        rewards, unreadable = _rewards(data)
+        return answer(AttemptOutcome.TRACKED, rewards=rewards, rewards_unknown=unreadable)
     if status == 409:
-        return answer(AttemptOutcome.DUPLICATE)
+        return answer(AttemptOutcome.DUPLICATE, rewards_unknown=True)
     if status == 404 and isinstance(data, dict) and data.get("code") == "not_found":
         return answer(AttemptOutcome.NOT_REFERRAL)
     if status in (401, 403, 404, 408, 429) or status >= 500 or status < 400:
@@ -277,28 +281,32 @@ def _retry_after(value: Any) -> float | None:
     return min(max(seconds, 0.0), MAX_DELAY)
 
 
-def _rewards(data: dict[str, Any]) -> tuple[RewardData, ...]:
+def _rewards(data: dict[str, Any]) -> tuple[tuple[RewardData, ...], bool]:
+    """The answer's rewards, and whether some could not be read (not an object, or
+    a list that is no list): those are looked up later by event id."""
     # A v2 sale's answer lists ``commissions``; every other answer (v1's, and v2's to a
     # refund or a cancellation) has at most one ``reward``.
     if "commissions" not in data:
         reward = data.get("reward")
         if not isinstance(reward, dict):
-            return ()
+            return (), reward is not None
         lead = _dict(data.get("lead")) or _dict(reward.get("lead"))
         promoter = _dict(data.get("promoter"))
-        return (_reward(reward, reward.get("tier_level"), promoter, lead),)
+        return (_reward(reward, reward.get("tier_level"), promoter, lead),), False
     lead = _dict(data.get("referral"))
     commissions = data.get("commissions")
-    return tuple(
+    items = commissions if isinstance(commissions, list) else []
+    rewards = tuple(
         _reward(
             item,
             item.get("tier"),
             _dict(_dict(item.get("promoter_campaign")).get("promoter")),
             lead,
         )
-        for item in (commissions if isinstance(commissions, list) else [])
+        for item in items
         if isinstance(item, dict)
     )
+    return rewards, len(rewards) < len(items) or not isinstance(commissions, list)
 
 
 def _reward(

@@ -26,3 +26,13 @@ class AttemptOutcome(models.TextChoices):
 
 WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 """Not settled yet: due to be sent, or being sent under a lease."""
+
+
+class RewardSource(models.TextChoices):
+    """What last told the app a reward's state."""
+
+    ANSWER = "answer", _("the tracking answer")
+    WEBHOOK = "webhook", _("a webhook")
+    LOOKUP = "lookup", _("a look-up by event id")
+    REFRESH = "refresh", _("a refresh from the admin")
+    RECONCILE = "reconcile", _("reconciliation")

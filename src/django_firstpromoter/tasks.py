@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 import django
 from django.core.exceptions import ImproperlyConfigured
 
-from django_firstpromoter import delivery
+from django_firstpromoter import delivery, rewards
+from django_firstpromoter.conf import get_config
 from django_firstpromoter.kinds import KINDS
 from django_firstpromoter.models import Cancellation, Refund, Sale, Signup, TrackedEvent
+from django_firstpromoter.statuses import DeliveryStatus
 
 if TYPE_CHECKING:
     from django.tasks import Task
@@ -48,14 +50,14 @@ def deliver_sale(sale_id: int) -> str | None:
 
     A configuration error is raised, leaving the sale untouched until it is fixed.
     """
-    return delivery.deliver(Sale, sale_id, on_retry=enqueue_retry)
+    return deliver_and_look_up(Sale, sale_id)
 
 
 @task
 def deliver_refund(refund_id: int) -> str | None:
     """``deliver_sale`` for a refund. One still waiting for its sale is not due: the
     command sends it once the sale is settled."""
-    return delivery.deliver(Refund, refund_id, on_retry=enqueue_retry)
+    return deliver_and_look_up(Refund, refund_id)
 
 
 @task
@@ -68,6 +70,16 @@ def deliver_cancellation(cancellation_id: int) -> str | None:
 def deliver_signup(signup_id: int) -> str | None:
     """``deliver_sale`` for a signup."""
     return delivery.deliver(Signup, signup_id, on_retry=enqueue_retry)
+
+
+def deliver_and_look_up(model: type[Sale] | type[Refund], pk: int) -> str | None:
+    """Deliver, then, if FirstPromoter counted it without saying its rewards (a 409
+    after a lost answer), look them up: a task runs outside the buyer's request."""
+    config = get_config()
+    status = delivery.deliver(model, pk, config, on_retry=enqueue_retry)
+    if status == DeliveryStatus.TRACKED:
+        rewards.look_up_if_unknown(config, model, pk)
+    return status
 
 
 # Which task delivers which record, by the kind's ``task_name``.

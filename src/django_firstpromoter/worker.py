@@ -43,6 +43,7 @@ from django_firstpromoter.delivery import (
 )
 from django_firstpromoter.kinds import TRACKED_MODELS
 from django_firstpromoter.models import TrackedEvent
+from django_firstpromoter.rewards import look_up_unknown
 from django_firstpromoter.strategies import strategy_for
 
 logger = logging.getLogger("django_firstpromoter")
@@ -213,12 +214,21 @@ class Worker:
             self._give_back(wanted - len(jobs))
             if jobs:
                 return jobs
+            self._look_up_rewards()
             self._report()
             if not self.loop or self._limit_reached():
                 return []
             self.pause(self.interval)
             refresh_connections()
         return []
+
+    def _look_up_rewards(self) -> None:
+        """With nothing left to send, the rewards FirstPromoter counted without saying
+        (``rewards.look_up_unknown``): a worker is never in a buyer's request."""
+        try:
+            look_up_unknown(self.config)
+        except Exception as error:
+            self._failed(error, "looking up rewards")
 
     def _claim(self, size: int) -> list[Job]:
         # A cron run sends what was due when it started: a record that failed and is
