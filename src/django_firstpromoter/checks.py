@@ -17,7 +17,12 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
 
-from django_firstpromoter.conf import WEBHOOK_SECRET_HINT, is_unset, raw_settings, settings_problems
+from django_firstpromoter.conf import (
+    WEBHOOK_SECRET_HINT,
+    raw_settings,
+    secrets_of,
+    settings_problems,
+)
 
 
 def register_checks() -> None:
@@ -48,11 +53,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="firstpromoter.E014",
             )
         )
-    if is_unset(conf["WEBHOOK_SECRET"]) and webhook_routed():
+    webhook_keys = ("WEBHOOK_SECRET", "WEBHOOK_BASIC_AUTH", "WEBHOOK_SIGNING_KEY")
+    if all(not secrets_of(conf[key]) for key in webhook_keys) and webhook_routed():
         errors.append(
             checks.Warning(
-                "The FirstPromoter webhook URL is routed but FIRSTPROMOTER['WEBHOOK_SECRET'] "
-                "is not set, so it refuses every delivery.",
+                "The FirstPromoter webhook URL is routed but none of FIRSTPROMOTER's "
+                "WEBHOOK_SECRET, WEBHOOK_BASIC_AUTH and WEBHOOK_SIGNING_KEY is set, so it "
+                "refuses every delivery.",
                 hint=WEBHOOK_SECRET_HINT,
                 id="firstpromoter.W004",
             )

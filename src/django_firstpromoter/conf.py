@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT": PER_API_VERSION,
     # None: the slots are kept in the database (ratelimit.py).
     "RATE_LIMIT_CACHE": None,
+    "WEBHOOK_BASIC_AUTH": "",
+    "WEBHOOK_SIGNING_KEY": "",
     "WEBHOOK_SECRET": "",
     "EVENT_ID_PREFIX": "",
 }
@@ -99,6 +101,27 @@ def is_webhook_secret(value: Any) -> bool:
     as typed, where a space or a character outside ASCII could not arrive intact, and
     a short one could be guessed."""
     return isinstance(value, str) and re.fullmatch(r"[\x21-\x7e]{16,}", value) is not None
+
+
+def secrets_of(value: Any) -> list[Any]:
+    """A secret setting as the list of its values: one, or several while a secret is
+    rotated (the old one and the new one both accepted, as django-anymail allows)."""
+    if is_unset(value):
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def is_basic_credentials(value: Any) -> bool:
+    """``"user:password"``, the password a webhook secret: Basic auth sends both in a
+    header as typed, and the password is what cannot be guessed."""
+    if not isinstance(value, str):
+        return False
+    user, colon, password = value.partition(":")
+    return (
+        bool(colon)
+        and re.fullmatch(r"[\x21-\x7e]+", user) is not None
+        and (is_webhook_secret(password))
+    )
 
 
 def credential_problem(value: Any) -> str | None:
@@ -333,22 +356,50 @@ RULES: tuple[Rule, ...] = (
         ),
         "Point it at a callable(order) -> SaleData | None.",
     ),
-    # The secret's value is never put in a message: it is a credential. An unset one
-    # is the webhook route's concern (checks.W004).
+    # The secrets' values are never put in a message: they are credentials. Unset ones
+    # are the webhook route's concern (checks.W004).
     Rule(
         "E015",
         "WEBHOOK_SECRET",
         sensitive_variables("raw")(
             _when(
-                lambda raw: (
-                    not is_unset(raw["WEBHOOK_SECRET"])
-                    and not is_webhook_secret(raw["WEBHOOK_SECRET"])
-                ),
-                "FIRSTPROMOTER['WEBHOOK_SECRET'] is not a string of at least 16 visible ASCII "
-                "characters (no spaces), so the webhook refuses every delivery.",
+                lambda raw: not all(map(is_webhook_secret, secrets_of(raw["WEBHOOK_SECRET"]))),
+                "FIRSTPROMOTER['WEBHOOK_SECRET'] is not a string (or a list of strings) of at "
+                "least 16 visible ASCII characters (no spaces), so the webhook refuses every "
+                "delivery.",
             )
         ),
         WEBHOOK_SECRET_HINT,
+    ),
+    Rule(
+        "E019",
+        "WEBHOOK_BASIC_AUTH",
+        sensitive_variables("raw")(
+            _when(
+                lambda raw: (
+                    not all(map(is_basic_credentials, secrets_of(raw["WEBHOOK_BASIC_AUTH"])))
+                ),
+                "FIRSTPROMOTER['WEBHOOK_BASIC_AUTH'] is not \"user:password\" (or a list of "
+                "them) with a password of at least 16 visible ASCII characters, so the "
+                "webhook refuses every delivery.",
+            )
+        ),
+        "Give FirstPromoter's webhook subscription a Basic auth user and a password made "
+        'like a WEBHOOK_SECRET, and set the two here as "user:password".',
+    ),
+    Rule(
+        "E020",
+        "WEBHOOK_SIGNING_KEY",
+        sensitive_variables("raw")(
+            _when(
+                lambda raw: not all(map(is_webhook_secret, secrets_of(raw["WEBHOOK_SIGNING_KEY"]))),
+                "FIRSTPROMOTER['WEBHOOK_SIGNING_KEY'] is not a string (or a list of strings) "
+                "of at least 16 visible ASCII characters, so the webhook refuses every "
+                "delivery.",
+            )
+        ),
+        "Copy the subscription's secret key from FirstPromoter, or leave it out: "
+        "FirstPromoter's current webhook pages document no signature.",
     ),
     Rule(
         "W001",
@@ -385,12 +436,34 @@ def raw_settings() -> dict[str, Any]:
     return {**DEFAULTS, **user}
 
 
-@sensitive_variables("secret")
-def webhook_secret() -> str:
-    """``WEBHOOK_SECRET`` when it is usable, else "": the webhook view then refuses
-    every delivery rather than accept ones that prove nothing (check E015 says why)."""
-    secret = raw_settings()["WEBHOOK_SECRET"]
-    return secret if is_webhook_secret(secret) else ""
+@dataclass(frozen=True)
+class WebhookCredentials:
+    """What the webhook view accepts: ``WEBHOOK_SECRET``'s bearer tokens,
+    ``WEBHOOK_BASIC_AUTH``'s ``"user:password"`` pairs and ``WEBHOOK_SIGNING_KEY``'s
+    keys, each a tuple (several while one is rotated). Out of the repr, as
+    ``Config``'s credentials are."""
+
+    bearer: tuple[str, ...] = field(repr=False)
+    basic: tuple[str, ...] = field(repr=False)
+    signing: tuple[str, ...] = field(repr=False)
+    broken: bool
+    """One of them is set wrong (E015, E019, E020): every delivery is refused rather
+    than one accepted that proves nothing."""
+
+
+@sensitive_variables("raw")
+def webhook_credentials() -> WebhookCredentials:
+    raw = raw_settings()
+    given = {
+        "bearer": (secrets_of(raw["WEBHOOK_SECRET"]), is_webhook_secret),
+        "basic": (secrets_of(raw["WEBHOOK_BASIC_AUTH"]), is_basic_credentials),
+        "signing": (secrets_of(raw["WEBHOOK_SIGNING_KEY"]), is_webhook_secret),
+    }
+    broken = not all(all(map(valid, values)) for values, valid in given.values())
+    return WebhookCredentials(
+        **{kind: () if broken else tuple(values) for kind, (values, _) in given.items()},
+        broken=broken,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """FirstPromoter's webhooks (v2): each event stored once, commission changes applied.
 
 FirstPromoter's request proves nothing by itself that this app checks, so the view
-demands the header the user gave the subscription, ``Authorization: Bearer
-<WEBHOOK_SECRET>``, before it reads the body. It makes no outbound call and does
+demands what the user gave the subscription before it parses the body: the header
+``Authorization: Bearer <WEBHOOK_SECRET>``, or its HTTP Basic credentials
+(``WEBHOOK_BASIC_AUTH``), and, when ``WEBHOOK_SIGNING_KEY`` is set, the body's
+HMAC-SHA256 in ``X-Webhook-Signature`` (which FirstPromoter's webhooks OpenAPI still
+describes, though its pages no longer do). It makes no outbound call and does
 one short transaction, so it answers well within FirstPromoter's timeout (30 s by
 default); FirstPromoter retries any answer that is not 2xx, so a refused delivery
 comes back once the cause is fixed.
@@ -10,7 +13,9 @@ comes back once the cause is fixed.
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
 import hmac
 import json
 import logging
@@ -25,7 +30,7 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from django_firstpromoter import signals
-from django_firstpromoter.conf import webhook_secret
+from django_firstpromoter.conf import WebhookCredentials, webhook_credentials
 from django_firstpromoter.models import Reward, WebhookEvent
 from django_firstpromoter.notify import log_fields, send_robust
 from django_firstpromoter.storable import MAX_BIGINT, json_problem, storable_moment, text_problem
@@ -36,7 +41,14 @@ logger = logging.getLogger("django_firstpromoter")
 MAX_BODY_BYTES = 256 * 1024
 #: Those whose ``data`` is the commission as it now is. ``commission.deleted`` is kept
 #: but not applied: its ``data`` is the commission as it was before it went.
-COMMISSION_EVENTS = ("commission.created", "commission.updated")
+COMMISSION_EVENTS = (
+    "commission.created",
+    "commission.updated",
+    # Added by FirstPromoter in June 2026: a status change, with the commission.
+    "commission.approved",
+    "commission.pending",
+    "commission.denied",
+)
 
 
 class BadDelivery(Exception):
@@ -46,12 +58,20 @@ class BadDelivery(Exception):
 @csrf_exempt
 @require_POST
 def receive(request: HttpRequest) -> JsonResponse:
-    if not authorized(request):
-        response = JsonResponse({"error": "missing or wrong secret"}, status=401)
-        response["WWW-Authenticate"] = 'Bearer realm="firstpromoter"'
+    # One byte more than allowed tells a body at the cap from one past it, without
+    # reading the rest of a huge one. Read, not parsed, before the request is
+    # authorized: a signature is of the body's bytes.
+    body = request.read(MAX_BODY_BYTES + 1)
+    credentials = webhook_credentials()
+    if not authorized(request, body, credentials):
+        response = JsonResponse({"error": "missing or wrong credentials"}, status=401)
+        schemes = ['Bearer realm="firstpromoter"']
+        if credentials.basic:
+            schemes.append('Basic realm="firstpromoter"')
+        response["WWW-Authenticate"] = ", ".join(schemes)
         return response
     try:
-        event = read_delivery(request)
+        event = read_delivery(request, body)
     except BadDelivery as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     result = store(event)
@@ -65,20 +85,51 @@ def receive(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"result": result, "note": event.note})
 
 
-@sensitive_variables("secret", "given")
-def authorized(request: HttpRequest) -> bool:
-    secret = webhook_secret()
-    if not secret:
+@sensitive_variables("credentials", "given", "secret")
+def authorized(request: HttpRequest, body: bytes, credentials: WebhookCredentials) -> bool:
+    """The subscription's header (``Authorization: Bearer <WEBHOOK_SECRET>``, or HTTP
+    Basic with ``WEBHOOK_BASIC_AUTH``) when either is set, and the body's signature
+    when ``WEBHOOK_SIGNING_KEY`` is; nothing at all is accepted while none is set, or
+    one is set wrong."""
+    if credentials.broken:
         return False
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if not (credentials.bearer or credentials.basic or credentials.signing):
+        return False
+    if credentials.bearer or credentials.basic:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        scheme, given = scheme.lower(), given.strip()
+        if scheme == "basic":
+            given = _basic(given)
+            accepted = credentials.basic
+        else:
+            accepted = credentials.bearer if scheme == "bearer" else ()
+        if not any(_same(given, secret) for secret in accepted):
+            return False
+    if credentials.signing:
+        given = request.headers.get("X-Webhook-Signature", "").strip().lower()
+        return any(
+            _same(given, hmac.new(key.encode(), body, hashlib.sha256).hexdigest())
+            for key in credentials.signing
+        )
+    return True
+
+
+def _same(given: str, secret: str) -> bool:
     # compare_digest takes as long for a near miss as for a wild guess. A header holds
     # no surrogate as a WSGI server gives it, but one given as any str must not crash.
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(errors="surrogatepass"), secret.encode()
-    )
+    return hmac.compare_digest(given.encode(errors="surrogatepass"), secret.encode())
 
 
-def read_delivery(request: HttpRequest) -> WebhookEvent:
+def _basic(token: str) -> str:
+    """Basic credentials decoded to ``user:password``; "" when they are not base64 of
+    text."""
+    try:
+        return base64.b64decode(token, validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return ""
+
+
+def read_delivery(request: HttpRequest, body: bytes) -> WebhookEvent:
     """The delivery as an unsaved event; raises BadDelivery for what cannot be one.
 
     What cannot be stored on every database alike, or shown in the admin, is refused
@@ -94,9 +145,6 @@ def read_delivery(request: HttpRequest) -> WebhookEvent:
     for name, value in (("X-Event-Id", event_id), ("X-Event-Type", header_type or "")):
         if problem := text_problem(value):
             raise BadDelivery(f"{name} {problem}")
-    # One byte more than allowed tells a body at the cap from one past it, without
-    # reading the rest of a huge one.
-    body = request.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         raise BadDelivery(f"the body is over {MAX_BODY_BYTES} bytes")
     try:
