@@ -142,3 +142,58 @@ def test_the_task_that_settles_it_looks_its_rewards_up(mocked):
         deliver_sale.enqueue(sale.pk)
     assert Reward.objects.get().sale == sale
     assert not Sale.objects.get().rewards_unknown
+
+
+# A webhook for a commission the app has no reward for
+
+
+def webhook_for(client: Any, commission_id: int, status: str = "approved", **kw: Any) -> Any:
+    from tests.test_webhooks import commission_event, post
+
+    event = commission_event(status, id=commission_id)
+    event["entity_id"] = commission_id
+    return post(client, event, **kw)
+
+
+def test_a_webhook_for_an_unknown_commission_fetches_it_and_applies_the_event(client, mocked):
+    sale = counted_before(V2_URL)
+    mocked.get(LIST, json=[commission(31, status="pending", status_updated_at=None)])
+    response = webhook_for(client, 31, "approved")
+    assert response.json()["result"] == "applied"
+    reward = Reward.objects.get()
+    assert (reward.sale, reward.firstpromoter_id, reward.status) == (sale, 31, "approved")
+    (call,) = mocked.calls
+    assert "ids%5B%5D=31" in call.request.url
+
+
+def test_an_event_older_than_what_the_admin_api_says_is_not_applied(client, mocked):
+    counted_before(V2_URL)
+    # Approved at FirstPromoter after the event (2025-01-21): the event is history.
+    mocked.get(
+        LIST, json=[commission(31, status="denied", status_updated_at="2025-02-01T00:00:00Z")]
+    )
+    response = webhook_for(client, 31, "approved")
+    assert response.json()["result"] == "stored"
+    assert Reward.objects.get().status == "denied"
+
+
+def test_a_commission_not_for_our_events_is_asked_once_and_left(client, mocked):
+    mocked.get(LIST, json=[commission(41, event_id="another-integration-7")])
+    assert webhook_for(client, 41).json()["result"] == "stored"
+    assert not Reward.objects.exists()
+    with firstpromoter(DELIVERY="worker"):
+        Worker(get_config()).run()
+    assert len(admin_calls(mocked)) == 1  # the worker's pass does not ask again
+
+
+def test_a_failed_lookup_is_retried_by_the_worker(client, mocked, caplog):
+    sale = counted_before(V2_URL)
+    Sale.objects.filter(pk=sale.pk).update(status=DeliveryStatus.TRACKED)
+    mocked.get(LIST, status=500)
+    with caplog.at_level(logging.WARNING):
+        assert webhook_for(client, 31).status_code == 200  # FirstPromoter need not retry
+    assert "commission 31 could not be looked up" in caplog.text
+    mocked.replace("GET", LIST, json=[commission(31, status="pending", status_updated_at=None)])
+    with firstpromoter(DELIVERY="worker"):
+        Worker(get_config()).run()
+    assert Reward.objects.get().status == "approved"

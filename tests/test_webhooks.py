@@ -28,7 +28,8 @@ from django_firstpromoter.models import Reward, Sale, WebhookEvent
 from django_firstpromoter.protocol import interpret
 from django_firstpromoter.rewards import store_rewards
 from django_firstpromoter.storable import MAX_JSON_DEPTH, TOO_DEEP
-from django_firstpromoter.webhooks import COMMISSION_EVENTS, MAX_BODY_BYTES
+from django_firstpromoter.webhook_events import COMMISSION_EVENTS
+from django_firstpromoter.webhooks import MAX_BODY_BYTES
 from tests.conftest import BASE, firstpromoter, success_body
 
 pytestmark = pytest.mark.django_db

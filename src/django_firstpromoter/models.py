@@ -371,6 +371,9 @@ class WebhookEvent(models.Model):
     )
     applied = models.BooleanField(_("applied"), default=False)
     note = models.TextField(_("note"), blank=True)
+    # When its commission, unknown here, was asked of the admin API: once is enough
+    # for one that is not this shop's (webhooks.adopt_commissions).
+    looked_up_at = models.DateTimeField(_("commission looked up at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("webhook event")

@@ -419,6 +419,10 @@ class Commission:
     def model_fields(self) -> dict[str, Any]:
         fields = self.reward.model_fields()
         fields["status_updated_at"] = self.status_updated_at
+        if self.status_updated_at is not None:
+            # What the commission is now is as of its last change: a webhook event from
+            # before it, still to be applied, must not undo it (webhooks.apply_commission).
+            fields["firstpromoter_updated_at"] = self.status_updated_at
         if self.is_paid is not None:
             fields["paid"] = self.is_paid
         return fields

@@ -1,25 +1,18 @@
 """The rewards FirstPromoter reported for a sale or a refund, kept as ``Reward`` rows:
-from the tracking answer, or looked up by event id in the admin API when the answer
-did not say (a 409 after a lost answer)."""
+from a tracking answer, or from the admin API's commissions (``lookups``)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import Any, Protocol
 
 from django.utils import timezone
 
-from django_firstpromoter import commissions
 from django_firstpromoter.conf import Config
 from django_firstpromoter.kinds import kind_of
 from django_firstpromoter.models import MoneyEvent, Refund, Reward, Sale
-from django_firstpromoter.statuses import DeliveryStatus, RewardSource
-
-logger = logging.getLogger("django_firstpromoter")
-
-LOOKUPS_PER_PASS = 20
-"""Records a follow-up pass looks up at most: each is a call of the account's budget."""
+from django_firstpromoter.protocol import Commission
+from django_firstpromoter.statuses import RewardSource
 
 
 class Reported(Protocol):
@@ -59,63 +52,29 @@ def store_rewards(
     Reward.objects.bulk_create([r for r, _ in rows if r.firstpromoter_id is None])
 
 
-def look_up(config: Config, record: MoneyEvent, source: str = RewardSource.LOOKUP) -> int:
-    """Store the commissions FirstPromoter has for ``record``'s event id; how many.
-    Raises ``commissions.AdminError`` when the admin API fails."""
-    found = commissions.for_event(config, record.event_id)
-    links = kind_of(record).reward_links
-    assert links is not None  # sales and refunds have rewards
-    store_rewards(found, source, **links(record))
-    type(record)._default_manager.filter(pk=record.pk).update(rewards_unknown=False)
-    record.rewards_unknown = False
-    return len(found)
-
-
-def look_up_unknown(config: Config, limit: int = LOOKUPS_PER_PASS) -> int:
-    """The follow-up pass: look up the rewards of up to ``limit`` tracked sales and
-    refunds whose answer did not say them; how many were looked up.
-
-    Run by senders that are not in a buyer's request (the worker, a task). A failure
-    of the admin API stops the pass, logged: the records stay to look up next time.
-    Nothing is done for an account that cannot use the admin API (no ``ACCOUNT_ID``).
-    """
-    done = 0
-    for model in (Sale, Refund):
-        for record in unknown(model).order_by("tracked_at", "pk")[: limit - done]:
-            if not try_look_up(config, record):
-                return done
-            done += 1
-    return done
-
-
-def look_up_if_unknown(config: Config, model: type[MoneyEvent], pk: int) -> None:
-    """What a task that just settled one record does: look up its rewards if its
-    answer did not say them."""
-    record = unknown(model).filter(pk=pk).first()
-    if record is not None:
-        try_look_up(config, record)
-
-
-def unknown(model: type[MoneyEvent]) -> Any:
-    return model._default_manager.filter(status=DeliveryStatus.TRACKED, rewards_unknown=True)
-
-
-def try_look_up(config: Config, record: MoneyEvent) -> bool:
-    """``look_up``, logged; False when it could not be done now (no admin API for
-    the account, or it failed), the record left to look up later."""
-    if not commissions.available(config):
-        return False
-    try:
-        found = look_up(config, record)
-    except commissions.AdminError as exc:
-        logger.warning(
-            "%s %s: its rewards could not be looked up (%s); tried again later",
-            record._meta.verbose_name,
-            record.event_id,
-            exc,
-        )
-        return False
-    logger.info(
-        "%s %s: %d rewards found by its event id", record._meta.verbose_name, record.event_id, found
+def record_for(config: Config, commission: Commission) -> MoneyEvent | None:
+    """Our sale or refund a commission is for, by its ``event_id`` (sent behind
+    ``EVENT_ID_PREFIX``); None for another integration's, or an event not recorded here."""
+    prefix = config.event_id_prefix
+    if not commission.event_id or not commission.event_id.startswith(prefix):
+        return None
+    event_id = commission.event_id[len(prefix) :]
+    # A refund's commission is negative, and its event id is the refund's.
+    return (
+        Refund.objects.filter(event_id=event_id).first()
+        or Sale.objects.filter(event_id=event_id).first()
     )
-    return True
+
+
+def keep(config: Config, found: Iterable[Commission], source: str) -> list[Commission]:
+    """Store each commission that is for one of our events, as its reward; the others
+    (not ours), returned."""
+    others = []
+    for commission in found:
+        record = record_for(config, commission)
+        links = None if record is None else kind_of(record).reward_links
+        if record is None or links is None:
+            others.append(commission)
+            continue
+        store_rewards([commission], source, **links(record))
+    return others

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import django
 from django.core.exceptions import ImproperlyConfigured
 
-from django_firstpromoter import delivery, rewards
+from django_firstpromoter import delivery, lookups
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.kinds import KINDS
 from django_firstpromoter.models import Cancellation, Refund, Sale, Signup, TrackedEvent
@@ -78,7 +78,7 @@ def deliver_and_look_up(model: type[Sale] | type[Refund], pk: int) -> str | None
     config = get_config()
     status = delivery.deliver(model, pk, config, on_retry=enqueue_retry)
     if status == DeliveryStatus.TRACKED:
-        rewards.look_up_if_unknown(config, model, pk)
+        lookups.look_up_if_unknown(config, model, pk)
     return status
 
 

@@ -5,10 +5,10 @@ demands what the user gave the subscription before it parses the body: the heade
 ``Authorization: Bearer <WEBHOOK_SECRET>``, or its HTTP Basic credentials
 (``WEBHOOK_BASIC_AUTH``), and, when ``WEBHOOK_SIGNING_KEY`` is set, the body's
 HMAC-SHA256 in ``X-Webhook-Signature`` (which FirstPromoter's webhooks OpenAPI still
-describes, though its pages no longer do). It makes no outbound call and does
-one short transaction, so it answers well within FirstPromoter's timeout (30 s by
-default); FirstPromoter retries any answer that is not 2xx, so a refused delivery
-comes back once the cause is fixed.
+describes, though its pages no longer do). It does one short transaction, and one
+call to the admin API only for a commission it has no reward for (``adopt``), so it
+answers well within FirstPromoter's timeout (30 s by default); FirstPromoter retries
+any answer that is not 2xx, so a refused delivery comes back once the cause is fixed.
 """
 
 from __future__ import annotations
@@ -20,35 +20,24 @@ import hmac
 import json
 import logging
 import math
-from functools import partial
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
-from django_firstpromoter import signals
-from django_firstpromoter.conf import WebhookCredentials, webhook_credentials
-from django_firstpromoter.models import Reward, WebhookEvent
-from django_firstpromoter.notify import log_fields, send_robust
-from django_firstpromoter.storable import MAX_BIGINT, json_problem, storable_moment, text_problem
+from django_firstpromoter.conf import WebhookCredentials, get_config, webhook_credentials
+from django_firstpromoter.lookups import adopt_commissions
+from django_firstpromoter.models import WebhookEvent
+from django_firstpromoter.notify import log_fields
+from django_firstpromoter.storable import json_problem, storable_moment, text_problem
+from django_firstpromoter.webhook_events import store
 
 logger = logging.getLogger("django_firstpromoter")
 
 #: FirstPromoter's payloads are a few kilobytes; a body past this is not one of them.
 MAX_BODY_BYTES = 256 * 1024
-#: Those whose ``data`` is the commission as it now is. ``commission.deleted`` is kept
-#: but not applied: its ``data`` is the commission as it was before it went.
-COMMISSION_EVENTS = (
-    "commission.created",
-    "commission.updated",
-    # Added by FirstPromoter in June 2026: a status change, with the commission.
-    "commission.approved",
-    "commission.pending",
-    "commission.denied",
-)
 
 
 class BadDelivery(Exception):
@@ -75,6 +64,8 @@ def receive(request: HttpRequest) -> JsonResponse:
     except BadDelivery as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     result = store(event)
+    if result == "stored" and event.commission_id is not None and event.reward_id is None:
+        result = adopt(event, event.commission_id)
     fields = {
         "event_id": event.event_id,
         "event_type": event.event_type,
@@ -164,92 +155,24 @@ def read_delivery(request: HttpRequest, body: bytes) -> WebhookEvent:
     )
 
 
-def store(event: WebhookEvent) -> str:
-    """Record the event and apply it in one transaction: ``"applied"``, ``"stored"``
-    (kept, nothing to apply) or ``"duplicate"`` (this event id came before)."""
+def adopt(event: WebhookEvent, commission_id: int) -> str:
+    """The event's commission, unknown here, asked of the admin API by id and kept as
+    a reward when it is for one of our events, then the event applied: ``store``'s
+    result as it now is. The one call FirstPromoter's delivery waits for (``TIMEOUT``,
+    well inside its 30 s); should it fail, the event stays stored and the worker's
+    follow-up pass tries again."""
     try:
-        with transaction.atomic():
-            if WebhookEvent.objects.filter(event_id=event.event_id).exists():
-                event.note = "already received"
-                return "duplicate"
-            if event.event_type in COMMISSION_EVENTS:
-                apply_commission(event)
-            else:
-                event.note = "not a commission change: stored only"
-            event.save(force_insert=True)
-    except IntegrityError:
-        # The event id is the only unique value written here: the same event, delivered
-        # twice at once, was stored by the other request between our check and insert.
-        event.note = "already received"
-        return "duplicate"
+        adopt_commissions(get_config(), [commission_id])
+    except Exception as exc:
+        logger.warning(
+            "webhook %s: commission %s could not be looked up (%s)",
+            event.event_id,
+            event.commission_id,
+            exc,
+        )
+        return "stored"
+    event.refresh_from_db()
     return "applied" if event.applied else "stored"
-
-
-def apply_commission(event: WebhookEvent) -> None:
-    """Bring the matching reward to the commission's status and paid state, unless the
-    reward already holds a later event's (FirstPromoter retries a failed delivery for
-    hours, so an old event can arrive after a newer one)."""
-    data = event.payload.get("data")
-    if not isinstance(data, dict):
-        event.note = "no commission object in 'data'"
-        return
-    commission_id = data.get("id")
-    if isinstance(commission_id, bool) or not isinstance(commission_id, int):
-        event.note = "no commission id in 'data'"
-        return
-    if not 0 < commission_id <= MAX_BIGINT:
-        event.note = f"commission id {commission_id} is out of range"
-        return
-    event.commission_id = commission_id
-    status = data.get("status")
-    if status is not None and not (isinstance(status, str) and 0 < len(status) <= 64):
-        event.note = "the commission's status is not a short string"
-        return
-    # ``is_paid`` as in the commissions of FirstPromoter's v2 /sale answer (its tracking
-    # spec); the webhook docs' example commission shows no paid state at all.
-    paid = data.get("is_paid") if isinstance(data.get("is_paid"), bool) else None
-    if status is None and paid is None:
-        event.note = "the commission has neither a status nor a paid state"
-        return
-    reward = Reward.objects.select_for_update().filter(firstpromoter_id=commission_id).first()
-    if reward is None:
-        event.note = f"no reward has FirstPromoter id {commission_id}"
-        return
-    event.reward = reward
-    happened_at = _timestamp(event.payload.get("timestamp"))
-    last = reward.firstpromoter_updated_at
-    if happened_at is not None and last is not None and happened_at < last:
-        event.note = f"older than the event that updated the reward at {last.isoformat()}"
-        return
-    previous_status, previous_paid = reward.status, reward.paid
-    reward.status = previous_status if status is None else status
-    reward.paid = previous_paid if paid is None else paid
-    reward.firstpromoter_updated_at = happened_at or last
-    reward.save(update_fields=["status", "paid", "firstpromoter_updated_at"])
-    event.applied = True
-    changes = [
-        f"{name} {old} → {new}"
-        for name, old, new in (
-            ("status", previous_status, reward.status),
-            ("paid", previous_paid, reward.paid),
-        )
-        if old != new
-    ]
-    event.note = ", ".join(changes) or "no change"
-    if changes:
-        # Committed already when sent: a host receiver's bug must not turn into a
-        # failed delivery, which FirstPromoter would retry for nothing.
-        transaction.on_commit(
-            partial(
-                send_robust,
-                signals.reward_updated,
-                "reward_updated",
-                Reward,
-                reward=reward,
-                previous_status=previous_status,
-                previous_paid=previous_paid,
-            )
-        )
 
 
 def _timestamp(value: Any) -> datetime.datetime | None:

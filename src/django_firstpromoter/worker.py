@@ -42,8 +42,8 @@ from django_firstpromoter.delivery import (
     send_claimed,
 )
 from django_firstpromoter.kinds import TRACKED_MODELS
+from django_firstpromoter.lookups import follow_up
 from django_firstpromoter.models import TrackedEvent
-from django_firstpromoter.rewards import look_up_unknown
 from django_firstpromoter.strategies import strategy_for
 
 logger = logging.getLogger("django_firstpromoter")
@@ -223,10 +223,10 @@ class Worker:
         return []
 
     def _look_up_rewards(self) -> None:
-        """With nothing left to send, the rewards FirstPromoter counted without saying
-        (``rewards.look_up_unknown``): a worker is never in a buyer's request."""
+        """With nothing left to send, what FirstPromoter did not say of rewards
+        (``lookups.follow_up``): a worker is never in a buyer's request."""
         try:
-            look_up_unknown(self.config)
+            follow_up(self.config)
         except Exception as error:
             self._failed(error, "looking up rewards")
 
