@@ -71,7 +71,9 @@ def test_a_commission_is_read_with_what_only_the_admin_api_says(mocked):
     mocked.get(LIST, json=[commission(5, is_paid=True, status="approved")])
     (found,) = commissions.for_event(get_config(), "evt-1")
     assert found.is_paid is True
-    assert found.status_updated_at == datetime.datetime(2026, 11, 30, 10, tzinfo=datetime.UTC)
+    assert found.status_updated_at == datetime.datetime(
+        2026, 11, 30, 10, tzinfo=datetime.timezone.utc
+    )
     fields = found.model_fields()
     assert (fields["status"], fields["amount"], fields["paid"]) == ("approved", 400, True)
     assert fields["promoter_email"] == "alice@promoters.example"
