@@ -9,21 +9,24 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import model_ngettext
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from django_firstpromoter.conf import get_config
+from django_firstpromoter import commissions, lookups
+from django_firstpromoter.conf import Config, get_config
 from django_firstpromoter.delivery import deliver_each, settled_attempts
 from django_firstpromoter.kinds import kind_of
 from django_firstpromoter.models import (
@@ -176,13 +179,15 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     records = ""
     """The records' name in the actions' names, set by each kind's admin."""
+    more_actions: tuple[str, ...] = ()
+    """Actions after the two, by name, the same for every kind that has them."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if records := cls.__dict__.get("records"):
             setattr(cls, f"retry_{records}", DeliveryAdmin.retry)
             setattr(cls, f"ignore_{records}", DeliveryAdmin.ignore)
-            cls.actions = [f"retry_{records}", f"ignore_{records}"]
+            cls.actions = [f"retry_{records}", f"ignore_{records}", *cls.more_actions]
 
     def __init__(self, model: type[TrackedEvent], admin_site: admin.AdminSite) -> None:
         super().__init__(model, admin_site)
@@ -301,6 +306,26 @@ DELIVERY_FIELDS = (
 
 class MoneyEventAdmin(DeliveryAdmin):
     """What sales and refunds share: an amount, the rewards it brought, an order."""
+
+    more_actions = ("refresh_from_firstpromoter",)
+
+    @admin.action(description=_("Refresh from FirstPromoter"), permissions=["view"])
+    def refresh_from_firstpromoter(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        chosen = list(queryset.order_by("pk")[: lookups.REFRESH_AT_MOST + 1])
+        left = chosen[lookups.REFRESH_AT_MOST :]
+        refresh(
+            self,
+            request,
+            lambda config: lookups.refresh_records(config, chosen[: lookups.REFRESH_AT_MOST]),
+            ngettext(
+                "Only the first %d were looked up: select fewer, or run firstpromoter_reconcile.",
+                "Only the first %d were looked up: select fewer, or run firstpromoter_reconcile.",
+                lookups.REFRESH_AT_MOST,
+            )
+            % lookups.REFRESH_AT_MOST
+            if left
+            else "",
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).prefetch_related("rewards")
@@ -493,6 +518,49 @@ def retry_message(opts: Any, results: Counter[str], left_alone: int) -> str:
     return ". ".join(parts) + "."
 
 
+def admin_config(modeladmin: admin.ModelAdmin, request: HttpRequest) -> Config | None:
+    """The settings, for an action that calls FirstPromoter's admin API; None, the
+    operator told why, when it cannot be called."""
+    try:
+        config = get_config()
+    except ImproperlyConfigured as exc:
+        modeladmin.message_user(request, _("Nothing was asked: %s") % exc, messages.ERROR)
+        return None
+    if not commissions.available(config):
+        modeladmin.message_user(
+            request,
+            _("FirstPromoter's admin API needs FIRSTPROMOTER['ACCOUNT_ID'], for v1 accounts too."),
+            messages.ERROR,
+        )
+        return None
+    return config
+
+
+def refresh(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    work: Callable[[Config], list[str]],
+    note: str = "",
+) -> None:
+    """Run a refresh and tell the operator what changed, or why it stopped."""
+    config = admin_config(modeladmin, request)
+    if config is None:
+        return
+    try:
+        changed = work(config)
+    except commissions.AdminError as exc:
+        modeladmin.message_user(
+            request, _("FirstPromoter could not be asked: %s") % exc, messages.ERROR
+        )
+        return
+    text = (
+        _("Refreshed from FirstPromoter: %s.") % "; ".join(changed)
+        if changed
+        else _("Refreshed from FirstPromoter: nothing changed.")
+    )
+    modeladmin.message_user(request, " ".join(filter(None, [str(text), note])), messages.SUCCESS)
+
+
 @admin.register(Reward)
 class RewardAdmin(ViewOnlyAdmin):
     list_display = [
@@ -517,6 +585,8 @@ class RewardAdmin(ViewOnlyAdmin):
         "status",
         "paid",
         "firstpromoter_updated_at",
+        "status_updated_at",
+        "confirmed",
         "tier",
         "unit",
         "lead_id",
@@ -527,9 +597,81 @@ class RewardAdmin(ViewOnlyAdmin):
     )
     fields = readonly_fields
 
+    actions = ["refresh_from_firstpromoter", "approve_rewards", "deny_rewards"]
+
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, reward: Reward) -> str:
         return reward.amount_display
+
+    @admin.display(description=_("last confirmed with FirstPromoter"))
+    def confirmed(self, reward: Reward) -> str:
+        if reward.confirmed_at is None:
+            return "—"
+        return _("%(when)s, by %(source)s") % {
+            "when": formats.localize(timezone.localtime(reward.confirmed_at)),
+            "source": reward.get_confirmed_by_display(),
+        }
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        """Approving or denying pays or withholds a promoter's money: a permission of
+        its own (``approve_reward``), not just a view or change of the rows."""
+        opts = self.model._meta
+        return bool(request.user.has_perm(f"{opts.app_label}.approve_{opts.model_name}"))
+
+    @admin.action(description=_("Refresh from FirstPromoter"), permissions=["view"])
+    def refresh_from_firstpromoter(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        refresh(self, request, lambda config: lookups.refresh_rewards(config, queryset))
+
+    @admin.action(description=_("Approve commission"), permissions=["approve"])
+    def approve_rewards(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        return self.act(request, queryset, "approve")
+
+    @admin.action(description=_("Deny commission"), permissions=["approve"])
+    def deny_rewards(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        return self.act(request, queryset, "deny")
+
+    def act(self, request: HttpRequest, queryset: QuerySet[Any], action: str) -> Any:
+        """A confirmation page first (FirstPromoter's decision is the promoter's money);
+        then the one call, and what FirstPromoter answered."""
+        rewards = list(queryset.exclude(firstpromoter_id=None).select_related("sale", "refund"))
+        if request.POST.get("post") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/django_firstpromoter/reward/confirm_commission_action.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": _("Approve commissions?")
+                    if action == "approve"
+                    else _("Deny commissions?"),
+                    "opts": self.model._meta,
+                    "rewards": rewards,
+                    "action": f"{action}_rewards",
+                    "verb": _("Approve") if action == "approve" else _("Deny"),
+                    "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        config = admin_config(self, request)
+        if config is None or not rewards:
+            return None
+        ids = sorted(reward.firstpromoter_id for reward in rewards)
+        try:
+            answer = commissions.act(config, action, ids)
+        except commissions.AdminError as exc:
+            self.message_user(request, _("FirstPromoter refused: %s") % exc, messages.ERROR)
+            return None
+        if answer.batch_status == "completed":
+            changed = lookups.refresh_rewards(
+                config, Reward.objects.filter(firstpromoter_id__in=ids)
+            )
+            text = _("FirstPromoter did it: %s.") % ("; ".join(changed) or _("nothing changed"))
+        else:
+            text = _(
+                "FirstPromoter took the %(count)d commissions as a batch (%(status)s): it works "
+                "through them shortly; refresh them later to see the result."
+            ) % {"count": len(ids), "status": answer.batch_status or _("no status")}
+        self.message_user(request, text, messages.SUCCESS)
+        return None
 
     @admin.display(description=_("for"))
     def sale_link(self, reward: Reward) -> str:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_firstpromoter import commissions, webhook_events
 from django_firstpromoter.conf import Config
 from django_firstpromoter.kinds import kind_of
-from django_firstpromoter.models import MoneyEvent, Refund, Sale, WebhookEvent
+from django_firstpromoter.models import DELETED, MoneyEvent, Refund, Reward, Sale, WebhookEvent
 from django_firstpromoter.protocol import PER_PAGE
 from django_firstpromoter.rewards import keep, store_rewards
 from django_firstpromoter.statuses import DeliveryStatus, RewardSource
@@ -130,3 +130,71 @@ def follow_up(config: Config) -> None:
         adopt_commissions(config)
     except commissions.AdminError as exc:
         logger.warning("commissions named by webhooks could not be looked up (%s)", exc)
+
+
+REFRESH_AT_MOST = 20
+"""Sales or refunds one "Refresh from FirstPromoter" looks up (a call each): the
+admin's request must not wait on dozens of calls."""
+
+
+def snapshot(rewards: Any) -> dict[int, tuple[str, bool | None, int]]:
+    return {
+        reward.firstpromoter_id: (reward.status, reward.paid, reward.amount)
+        for reward in rewards
+        if reward.firstpromoter_id is not None
+    }
+
+
+def changes(
+    before: dict[int, tuple[str, bool | None, int]], after: dict[int, tuple[str, bool | None, int]]
+) -> list[str]:
+    """What a refresh changed, as a person reads it: "commission 11: status pending →
+    approved, paid no → yes"; "commission 12: new"."""
+    said = []
+    for id, now in sorted(after.items()):
+        was = before.get(id)
+        if was is None:
+            said.append(f"commission {id}: new")
+            continue
+        parts = [
+            f"{name} {shown(old)} → {shown(new)}"
+            for name, old, new in zip(("status", "paid", "amount"), was, now, strict=True)
+            if old != new
+        ]
+        if parts:
+            said.append(f"commission {id}: " + ", ".join(parts))
+    return said
+
+
+def shown(value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def refresh_records(config: Config, records: list[MoneyEvent]) -> list[str]:
+    """Look up the rewards of each sale or refund now; what changed. Raises
+    ``commissions.AdminError``, what was done before it kept."""
+    said = []
+    for record in records:
+        rewards = record.rewards.all()  # type: ignore[attr-defined]
+        before = snapshot(rewards)
+        look_up(config, record, RewardSource.REFRESH)
+        said += [f"{record.event_id}: {line}" for line in changes(before, snapshot(rewards.all()))]
+    return said
+
+
+def refresh_rewards(config: Config, rewards: Any) -> list[str]:
+    """Ask FirstPromoter for these rewards' commissions by id now; what changed."""
+    before = snapshot(rewards)
+    found = commissions.by_ids(config, sorted(before))
+    keep(config, found, RewardSource.REFRESH)
+    listed = {each.reward.firstpromoter_id for each in found}
+    # Not listed by its own id: FirstPromoter deleted it.
+    Reward.objects.filter(firstpromoter_id__in=set(before) - listed).update(
+        status=DELETED, confirmed_at=timezone.now(), confirmed_by=RewardSource.REFRESH
+    )
+    webhook_events.apply_waiting(list(before))
+    return changes(before, snapshot(Reward.objects.filter(firstpromoter_id__in=list(before))))

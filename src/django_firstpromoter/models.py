@@ -291,6 +291,11 @@ class OrderReferral(OrderLinked):
         return f"{self.order_object_id}: {self.ref_id or self.tid}"
 
 
+DELETED = "deleted"
+"""A reward's status once its commission is gone at FirstPromoter, as its
+``commission.deleted`` webhook says."""
+
+
 class Reward(models.Model):
     """A v1 ``reward`` or a v2 commission, as FirstPromoter reported it: a sale's, or a
     refund's (negative, taking part of a commission back)."""
@@ -338,6 +343,7 @@ class Reward(models.Model):
         verbose_name = _("reward")
         verbose_name_plural = _("rewards")
         ordering = ["-recorded_at", "-pk"]
+        permissions = [("approve_reward", _("Can approve or deny commissions at FirstPromoter"))]
 
     def __str__(self) -> str:
         return f"{self.amount_display} → {self.promoter_email or self.promoter_id}"

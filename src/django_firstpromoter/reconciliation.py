@@ -22,15 +22,12 @@ from django.utils import timezone
 from django_firstpromoter import commissions
 from django_firstpromoter.conf import Config
 from django_firstpromoter.kinds import kind_of
-from django_firstpromoter.models import Refund, Reward, Sale
+from django_firstpromoter.models import DELETED, Refund, Reward, Sale
 from django_firstpromoter.protocol import PER_PAGE, Commission, commission_query
 from django_firstpromoter.rewards import record_for, store_rewards
 from django_firstpromoter.statuses import DeliveryStatus, RewardSource
 from django_firstpromoter.webhook_events import apply_waiting
 
-DELETED = "deleted"
-"""A reward's status once its commission is gone at FirstPromoter, as its
-``commission.deleted`` webhook says."""
 COMPARED = ("status", "amount", "paid", "status_updated_at", "sale_id", "refund_id")
 """What FirstPromoter may have changed of a commission behind the app's back."""
 
