@@ -75,7 +75,11 @@ def test_what_is_looked_for_is_found() -> None:
     assert len(DEFAULTS) >= 16
     assert len(check_ids()) >= 21
     assert {"order_paid", "sale_tracked", "reward_updated"} <= set(signal_names())
-    assert command_names() == ["firstpromoter_deliver", "firstpromoter_sandbox"]
+    assert command_names() == [
+        "firstpromoter_deliver",
+        "firstpromoter_reconcile",
+        "firstpromoter_sandbox",
+    ]
     assert "--threads" in own_options("firstpromoter_deliver")
 
 
