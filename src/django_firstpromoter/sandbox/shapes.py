@@ -145,8 +145,12 @@ def commission_v2(world: World, commission: Commission) -> dict[str, Any]:
 
 
 def admin_commission(world: World, commission: Commission) -> dict[str, Any]:
-    """A commission as the admin API's ``GET /commissions`` lists it."""
-    return {**commission_v2(world, commission), "split_details": None}
+    """A commission as the admin API's ``GET /commissions`` lists it. Its referral's
+    ``email`` and ``uid`` are not nullable there: one the lead lacks is left out."""
+    body = {**commission_v2(world, commission), "split_details": None}
+    if body["referral"] is not None:
+        body["referral"] = {key: value for key, value in body["referral"].items() if value}
+    return body
 
 
 def promoter_campaign(world: World, promoter: Promoter) -> dict[str, Any]:
