@@ -123,7 +123,7 @@ class Sandbox:
 
     @property
     def requests(self) -> list[Request]:
-        """Every tracking call received, oldest first."""
+        """Every API call received, tracking or admin, oldest first."""
         return self.world.requests
 
     def click(self, ref_id: str) -> str:
