@@ -118,6 +118,8 @@ def test_ids_and_filters_narrow_the_list(spec, sandbox):
     tomorrow = (today + datetime.timedelta(days=1)).isoformat()
 
     assert ids_of(listed(spec, sandbox, {"ids[]": [first, third]})) == [third, first]
+    assert ids_of(listed(spec, sandbox, {"ids[]": [first, third], "q": "evt-0"})) == [first]
+    assert ids_of(listed(spec, sandbox, {"ids[]": [first, 1]})) == [first]
     assert ids_of(listed(spec, sandbox, {"filters[status]": "pending"})) == [second]
     assert ids_of(listed(spec, sandbox, {"filters[paid]": "yes"})) == [third]
     assert ids_of(listed(spec, sandbox, {"filters[paid]": "no"})) == [second, first]

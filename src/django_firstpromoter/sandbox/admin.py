@@ -62,26 +62,25 @@ def _first(params: dict[str, list[str]], name: str) -> str | None:
 
 
 def _candidates(world: World, params: dict[str, list[str]]) -> list[Commission]:
-    """Every commission ``q`` and ``ids[]`` name, looked up by key where they allow."""
-    found = world.commissions
-    if "ids[]" in params:
-        # One that is not a whole number names no commission.
-        wanted = {int(value) for value in params["ids[]"] if value.isdigit()}
-        found = [c for c in found if c.id in wanted]
+    """Every commission ``q`` and ``ids[]`` name, looked up by key rather than by a scan:
+    the benchmarks keep 100,000 sales in the sandbox.
+
+    FirstPromoter's ``q`` is taken as the ``event_id`` exactly, or the referral's email
+    (in any case) or uid. The spec does not say whether its search is exact: an app
+    should still compare the ``event_id`` of what comes back.
+    """
     q = (_first(params, "q") or "").strip()
+    # One id that is not a whole number names no commission.
+    wanted = {int(v) for v in params["ids[]"] if v.isdigit()} if "ids[]" in params else None
     if q:
-        found = [c for c in found if _matches_search(world, c, q)]
+        found = world.search_commissions(q)
+    elif wanted is not None:
+        found = [c for c in map(world.commission, sorted(wanted)) if c is not None]
+    else:
+        found = world.commissions
+    if wanted is not None:
+        found = [commission for commission in found if commission.id in wanted]
     return found
-
-
-def _matches_search(world: World, commission: Commission, q: str) -> bool:
-    """FirstPromoter's ``q``: the ``event_id`` exactly, or the referral's email (in any
-    case) or uid. The spec does not say whether its search is exact: an app should
-    still compare the ``event_id`` of what comes back."""
-    if commission.event_id == q:
-        return True
-    lead = world.lead(commission.lead_id) if commission.lead_id is not None else None
-    return lead is not None and (lead.email.casefold() == q.casefold() or lead.uid == q)
 
 
 def _kept(world: World, commission: Commission, params: dict[str, list[str]]) -> bool:

@@ -191,6 +191,7 @@ class World:
             self._earnings: collections.Counter[str] = collections.Counter()
             self._commissions: dict[int, Commission] = {}
             self._commissions_by_event: dict[str, list[int]] = collections.defaultdict(list)
+            self._commissions_by_lead: dict[int, list[int]] = collections.defaultdict(list)
             self._batches: dict[int, Batch] = {}
 
     def next_id(self) -> int:
@@ -337,6 +338,16 @@ class World:
         with self.lock:
             return [self._commissions[id] for id in self._commissions_by_event.get(event_id, ())]
 
+    def search_commissions(self, q: str) -> list[Commission]:
+        """Those whose ``event_id`` is ``q``, or whose referral's uid or email (in any
+        case) is, oldest first; by key, as ``commissions_for``."""
+        with self.lock:
+            ids = set(self._commissions_by_event.get(q, ()))
+            for lead_id in (self._lead_by_uid.get(q), self._lead_by_email.get(q.casefold())):
+                if lead_id is not None:
+                    ids.update(self._commissions_by_lead.get(lead_id, ()))
+            return [self._commissions[id] for id in sorted(ids)]
+
     def save_commission(self, commission: Commission, **changes: Any) -> Commission:
         """Add or change one; a new status is stamped with the time it changed."""
         if "status" in changes and changes["status"] != commission.status:
@@ -350,6 +361,8 @@ class World:
             before = self._commissions.get(commission.id)
             if before is None:
                 self._commissions_by_event[commission.event_id].append(commission.id)
+                if commission.lead_id is not None:
+                    self._commissions_by_lead[commission.lead_id].append(commission.id)
             else:
                 self._earnings[before.promoter] -= _earned(before)
             self._commissions[commission.id] = commission
@@ -362,6 +375,8 @@ class World:
             commission = self._commissions.pop(id, None)
             if commission is not None:
                 self._commissions_by_event[commission.event_id].remove(id)
+                if commission.lead_id is not None:
+                    self._commissions_by_lead[commission.lead_id].remove(id)
                 self._earnings[commission.promoter] -= _earned(commission)
             return commission
 
