@@ -139,6 +139,8 @@ def test_pages_are_20_by_default_and_at_most_100(spec, sandbox):
     assert ids_of(listed(spec, sandbox, {"per_page": 1000})) == newest_first[:100]
     assert ids_of(listed(spec, sandbox, {"page": 6})) == newest_first[100:]
     assert ids_of(listed(spec, sandbox, {"page": 7})) == []
+    cheapest = listed(spec, sandbox, {"sorting[amount]": "asc", "per_page": 3}).json()
+    assert [item["amount"] for item in cheapest] == [100, 101, 102]
 
 
 def test_approving_or_denying_up_to_five_is_done_at_once(spec, sandbox):
