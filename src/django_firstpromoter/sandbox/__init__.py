@@ -4,7 +4,8 @@ It speaks v1 and v2 of ``/sale``, ``/refund``, ``/cancellation`` and ``/signup``
 the way FirstPromoter's OpenAPI specs describe them, credits sales to its
 promoters (``alice`` 20 %, promo code ``ALICE10``; ``bob`` 30 %), hands out
 referral visits at ``GET /click?ref=alice``, shows everything at ``/`` and
-``/api/state``, and fails on demand (``Faults``).
+``/api/state``, and fails on demand (``Faults``). Its v2 admin API lists,
+approves and denies the commissions it granted, at ``/api/v2/company/commissions``.
 
 Standard library only, and no Django: ``python -m django_firstpromoter.sandbox``
 runs without settings. In a test, use the ``firstpromoter_sandbox`` fixture.
@@ -14,7 +15,9 @@ from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.sandbox.server import Sandbox
 from django_firstpromoter.sandbox.world import (
     DEFAULT_PROMOTERS,
+    Batch,
     Click,
+    Commission,
     Event,
     Lead,
     Promoter,
@@ -23,7 +26,9 @@ from django_firstpromoter.sandbox.world import (
 
 __all__ = [
     "DEFAULT_PROMOTERS",
+    "Batch",
     "Click",
+    "Commission",
     "Event",
     "Faults",
     "Lead",

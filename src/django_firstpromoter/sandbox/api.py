@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from django_firstpromoter.sandbox import shapes
-from django_firstpromoter.sandbox.world import Event, Lead, Promoter, World, now_iso
+from django_firstpromoter.sandbox.world import Commission, Event, Lead, Promoter, World, now_iso
 
 CALLS = ("sale", "refund", "cancellation", "signup")
 DEFAULT_CURRENCY = "USD"
@@ -97,7 +97,7 @@ DIGITS = re.compile(r"[0-9]+")
 @dataclass(frozen=True)
 class Reply:
     status: int
-    body: dict[str, Any] | None = None
+    body: dict[str, Any] | list[Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -249,7 +249,7 @@ def _credit(
     params: dict[str, Any],
     lead: Lead,
     promoter: Promoter,
-) -> Event:
+) -> tuple[Event, Commission]:
     share = commission(params["amount"], promoter.commission_rate)
     event = Event(
         id=world.next_id(),
@@ -268,8 +268,7 @@ def _credit(
         plan=params.get("plan", ""),
         sale_event_id=params.get("sale_event_id", ""),
     )
-    world.add_event(event)
-    return event
+    return event, world.add_event(event, shapes.COMMISSION_STATUS, shapes.UNIT)
 
 
 def _sale(world: World, api_version: int, params: dict[str, Any]) -> Reply:
@@ -280,13 +279,13 @@ def _sale(world: World, api_version: int, params: dict[str, Any]) -> Reply:
     if found is None:
         return _not_a_referral(api_version)
     lead, promoter = found
-    event = _credit(world, "sale", api_version, params, lead, promoter)
+    event, earned = _credit(world, "sale", api_version, params, lead, promoter)
     lead = world.save_lead(
         lead, state="active", customer_since=lead.customer_since or event.created_at
     )
     if api_version == 1:
         return Reply(200, shapes.money_event_v1(world, event, lead, promoter))
-    return Reply(200, shapes.sale_v2(world, event, lead, promoter))
+    return Reply(200, shapes.sale_v2(world, event, earned, lead))
 
 
 def _refund(world: World, api_version: int, params: dict[str, Any]) -> Reply:
@@ -298,7 +297,7 @@ def _refund(world: World, api_version: int, params: dict[str, Any]) -> Reply:
         # Both specs answer a refund for an unknown customer with 204.
         return Reply(204)
     lead, promoter = found
-    event = _credit(world, "refund", api_version, params, lead, promoter)
+    event, _ = _credit(world, "refund", api_version, params, lead, promoter)
     return Reply(200, shapes.money_event_v1(world, event, lead, promoter))
 
 

@@ -42,28 +42,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--account-id", help="Accept only this v2 ACCOUNT-ID (default: any non-empty)."
     )
     parser.add_argument(
-        "--latency-ms", type=duration, default=0.0, help="Delay every tracking call."
+        "--latency-ms", type=duration, default=0.0, help="Delay every API call, tracking or admin."
     )
     parser.add_argument(
-        "--error-rate", type=rate, default=0.0, help="Share of tracking calls answered 500."
+        "--error-rate", type=rate, default=0.0, help="Share of API calls answered 500."
     )
     parser.add_argument(
         "--timeout-rate",
         type=rate,
         default=0.0,
-        help="Share of tracking calls held --hold-seconds, then closed unanswered.",
+        help="Share of API calls held --hold-seconds, then closed unanswered.",
     )
     parser.add_argument(
         "--lost-rate",
         type=rate,
         default=0.0,
-        help="Share of tracking calls carried out whose answer is then lost.",
+        help="Share of API calls carried out whose answer is then lost.",
     )
     parser.add_argument(
         "--rate-limit",
         type=count,
         default=0,
-        help="Tracking calls per minute before 429 with Retry-After (0: no limit).",
+        help="API calls per minute before 429 with Retry-After (0: no limit).",
     )
     parser.add_argument(
         "--hold-seconds",

@@ -51,17 +51,18 @@ def count(value: Any) -> int:
 @dataclass
 class Faults:
     latency_ms: float = 0.0
-    """Added to every tracking call before it is answered."""
+    """Added to every API call, tracking or admin, before it is answered."""
     error_rate: float = 0.0
-    """Share of tracking calls answered 500."""
+    """Share of API calls, tracking or admin, answered 500."""
     timeout_rate: float = 0.0
-    """Share of tracking calls held ``hold_seconds`` (longer than a client waits), then
-    closed without an answer and without recording anything."""
+    """Share of API calls held ``hold_seconds`` (longer than a client waits), then
+    closed without an answer and without carrying anything out."""
     lost_rate: float = 0.0
-    """Share of tracking calls carried out (a sale is recorded) whose answer is then lost:
-    the connection is closed without one."""
+    """Share of API calls carried out (a sale recorded, a commission approved) whose
+    answer is then lost: the connection is closed without one."""
     rate_limit: int = 0
-    """Tracking calls allowed per minute, then 429 with ``Retry-After``; 0 for no limit."""
+    """API calls allowed per minute, tracking and admin together (FirstPromoter's one
+    budget per account), then 429 with ``Retry-After``; 0 for no limit."""
     hold_seconds: float = 30.0
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -12,8 +12,7 @@ from typing import Any
 
 from django_firstpromoter.money import format_amount
 from django_firstpromoter.sandbox.faults import Faults
-from django_firstpromoter.sandbox.shapes import COMMISSION_STATUS
-from django_firstpromoter.sandbox.world import World
+from django_firstpromoter.sandbox.world import Lead, World
 
 RECENT_REQUESTS = 50
 STYLE = """
@@ -30,6 +29,8 @@ def render(world: World, faults: Faults) -> str:
         promoters = world.promoters
         leads = world.leads
         events = world.events
+        commissions = world.commissions
+        leads_by_id = {lead.id: lead for lead in leads}
         requests = world.requests[-RECENT_REQUESTS:][::-1]
         earnings = {promoter.ref_id: world.earnings(promoter.ref_id) for promoter in promoters}
     sections = [
@@ -92,17 +93,18 @@ def render(world: World, faults: Faults) -> str:
         ),
         _table(
             "Commissions",
-            ["Id", "Promoter", "Amount", "Status", "For event", "Lead"],
+            ["Id", "Promoter", "Amount", "Status", "Paid", "For event", "Lead"],
             [
                 [
-                    event.commission_id,
-                    event.promoter,
-                    format_amount(event.commission, "cash", event.currency),
-                    COMMISSION_STATUS,
-                    event.event_id,
-                    event.email or event.uid,
+                    commission.id,
+                    commission.promoter,
+                    format_amount(commission.amount, commission.unit, commission.currency),
+                    commission.status,
+                    "yes" if commission.is_paid else "no",
+                    commission.event_id,
+                    _lead_name(leads_by_id.get(commission.lead_id or 0)),
                 ]
-                for event in events
+                for commission in commissions
             ],
         ),
         _table(
@@ -128,6 +130,10 @@ def render(world: World, faults: Faults) -> str:
         f"<p>Faults: {escape(_describe(faults))}. The world as JSON: "
         '<a href="/api/state">/api/state</a>.</p>' + "".join(sections) + "</body></html>\n"
     )
+
+
+def _lead_name(lead: Lead | None) -> str:
+    return "" if lead is None else lead.email or lead.uid
 
 
 def _describe(faults: Faults) -> str:

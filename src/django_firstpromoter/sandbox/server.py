@@ -7,6 +7,7 @@ no Django settings, and starts in a test in milliseconds on a free port.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import math
 import random
@@ -14,18 +15,20 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from django_firstpromoter import __version__
 from django_firstpromoter.fprjs import LINK_PARAMETERS
-from django_firstpromoter.sandbox import api, page
+from django_firstpromoter.sandbox import admin, api, page
 from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.sandbox.world import (
     DEFAULT_PROMOTERS,
+    Batch,
     Click,
+    Commission,
     Event,
     Lead,
     Promoter,
@@ -34,6 +37,8 @@ from django_firstpromoter.sandbox.world import (
 )
 
 TRACK_PATH = re.compile(r"/api/v(?P<version>[12])/track/(?P<call>[a-z_]+)/?")
+ADMIN_PATH = re.compile(r"/api/v2/company/commissions(?:/(?P<action>approve|deny))?/?")
+CONTROL_PATH = re.compile(r"/api/commissions(?:/(?P<id>[0-9]+))?/?")
 WINDOW_SECONDS = 60.0
 # How often the serving loop looks up from waiting for a connection, to see whether
 # it is to stop: short, so that a test's sandbox stops in a blink instead of
@@ -92,6 +97,11 @@ class Sandbox:
         return f"{self.url}/api/v{api_version}/track"
 
     @property
+    def admin_url(self) -> str:
+        """Where the v2 admin ("company") API is: ``<admin_url>/commissions``."""
+        return f"{self.url}/api/v2/company"
+
+    @property
     def promoters(self) -> list[Promoter]:
         return self.world.promoters
 
@@ -113,7 +123,7 @@ class Sandbox:
 
     @property
     def requests(self) -> list[Request]:
-        """Every tracking call received, oldest first."""
+        """Every API call received, tracking or admin, oldest first."""
         return self.world.requests
 
     def click(self, ref_id: str) -> str:
@@ -122,6 +132,54 @@ class Sandbox:
         if click is None:
             raise ValueError(f"no promoter has the referral id {ref_id!r}")
         return click.tid
+
+    def commissions(self) -> list[Commission]:
+        """Every commission the admin API would list now, oldest first."""
+        return sorted(self.world.commissions, key=lambda commission: commission.id)
+
+    def batches(self) -> list[Batch]:
+        """Every approve or deny the admin API received, with what became of it."""
+        return self.world.batches
+
+    def set_commission(
+        self,
+        id: int,
+        *,
+        status: str | None = None,
+        is_paid: bool | None = None,
+        amount: int | None = None,
+    ) -> Commission:
+        """Change a commission behind the app's back, as someone in FirstPromoter's
+        dashboard would. KeyError for an unknown id, ValueError for an unknown status."""
+        changes = {"status": status, "is_paid": is_paid, "amount": amount}
+        with self.world.lock:
+            commission = self.world.commission(id)
+            if commission is None:
+                raise KeyError(f"no commission has the id {id}")
+            return self.world.save_commission(
+                commission, **{name: value for name, value in changes.items() if value is not None}
+            )
+
+    def delete_commission(self, id: int) -> None:
+        """Delete a commission behind the app's back. KeyError for an unknown id."""
+        if self.world.delete_commission(id) is None:
+            raise KeyError(f"no commission has the id {id}")
+
+    def add_commission(
+        self,
+        event_id: str,
+        amount: int,
+        status: str = "pending",
+        *,
+        promoter: str | None = None,
+        is_paid: bool = False,
+    ) -> Commission:
+        """A new commission for ``event_id`` that no tracking call made (FirstPromoter's
+        ``commission_type`` ``custom``): credited to the referral and promoter of that
+        event's commissions, or to ``promoter`` (a referral id) with no referral."""
+        return self.world.add_commission(
+            event_id, amount, status, promoter=promoter, is_paid=is_paid
+        )
 
     def state(self) -> dict[str, Any]:
         return {**self.world.state(), "faults": self.faults.as_dict()}
@@ -249,8 +307,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, self.sandbox.state())
         elif url.path == "/click":
             self._click(parse_qs(url.query))
-        elif TRACK_PATH.fullmatch(url.path):
+        elif TRACK_PATH.fullmatch(url.path) or (
+            (match := ADMIN_PATH.fullmatch(url.path)) and match["action"]
+        ):
             self._send_json(405, {"message": "Use POST."}, {"Allow": "POST"})
+        elif ADMIN_PATH.fullmatch(url.path):
+            params = admin.query(url.query)
+            self._serve(
+                "GET",
+                url.path,
+                "commissions",
+                params,
+                lambda: admin.list_commissions(self.sandbox.world, params),
+            )
         else:
             self._not_found()
 
@@ -264,6 +333,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, self.sandbox.state())
         elif (match := TRACK_PATH.fullmatch(url.path)) and match["call"] in api.CALLS:
             self._track(int(match["version"]), match["call"], url, body)
+        elif (match := ADMIN_PATH.fullmatch(url.path)) and match["action"]:
+            self._act(match["action"], url.path, body)
+        elif ADMIN_PATH.fullmatch(url.path):
+            # The spec's create is not in the sandbox: a test adds one with add_commission.
+            self._send_json(
+                405, {"message": "The sandbox only lists commissions."}, {"Allow": "GET"}
+            )
+        elif match := CONTROL_PATH.fullmatch(url.path):
+            self._control(match["id"], body)
+        else:
+            self._not_found()
+
+    def do_DELETE(self) -> None:
+        url = urlsplit(self.path)
+        match = CONTROL_PATH.fullmatch(url.path)
+        if match and match["id"]:
+            self._control_delete(int(match["id"]))
         else:
             self._not_found()
 
@@ -290,14 +376,46 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, self.sandbox.faults.as_dict())
 
     def _track(self, api_version: int, call: str, url: SplitResult, body: bytes) -> None:
-        sandbox = self.sandbox
         content_type = self.headers.get("Content-Type", "")
         try:
             params = api.parse(api_version, url.query, content_type, body)
             problem = None
         except api.BadRequest as exc:
             params, problem = {}, exc
-        request = sandbox.world.record_request("POST", url.path, api_version, call, params)
+
+        def carry_out() -> api.Reply:
+            if problem is not None:
+                return problem.reply()
+            return api.track(self.sandbox.world, api_version, call, params)
+
+        self._serve("POST", url.path, call, params, carry_out, api_version)
+
+    def _act(self, action: str, path: str, body: bytes) -> None:
+        try:
+            params = json.loads(body)
+        except ValueError:
+            params = {}
+        self._serve(
+            "POST",
+            path,
+            f"commissions/{action}",
+            params if isinstance(params, dict) else {},
+            lambda: admin.act(self.sandbox.world, action, body),
+        )
+
+    def _serve(
+        self,
+        method: str,
+        path: str,
+        call: str,
+        params: dict[str, Any],
+        carry_out: Callable[[], api.Reply],
+        api_version: int = 2,
+    ) -> None:
+        """One API call, tracking or admin, through the faults: recorded, slowed, limited,
+        failed, held or lost as they say, else carried out if its credentials pass."""
+        sandbox = self.sandbox
+        request = sandbox.world.record_request(method, path, api_version, call, params)
         faults = sandbox.faults
         sandbox.pause(faults.latency_ms / 1000)
         retry_after = sandbox.admit()
@@ -314,14 +432,40 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             if not sandbox.authorized(api_version, self.headers):
                 reply = api.Reply(401)
-            elif problem is not None:
-                reply = problem.reply()
             else:
-                reply = api.track(sandbox.world, api_version, call, params)
+                reply = carry_out()
             if sandbox.roll(faults.lost_rate):
                 self._hang_up(request, "lost")
             else:
                 self._answer(request, reply)
+
+    def _control(self, id: str | None, body: bytes) -> None:
+        """``POST /api/commissions`` adds one (``event_id``, ``amount``, ``status``,
+        ``promoter``, ``is_paid``); ``POST /api/commissions/<id>`` changes one
+        (``status``, ``is_paid``, ``amount``): the hooks, for the demo."""
+        try:
+            changes = json.loads(body)
+            if not isinstance(changes, dict):
+                raise ValueError("send a JSON object")
+            if id is None:
+                commission = self.sandbox.add_commission(**changes)
+            else:
+                commission = self.sandbox.set_commission(int(id), **changes)
+        except KeyError as exc:
+            self._send_json(404, {"message": str(exc.args[0])})
+            return
+        except (TypeError, ValueError) as exc:
+            self._send_json(400, {"message": str(exc)})
+            return
+        self._send_json(200, dataclasses.asdict(commission))
+
+    def _control_delete(self, id: int) -> None:
+        try:
+            self.sandbox.delete_commission(id)
+        except KeyError as exc:
+            self._send_json(404, {"message": str(exc.args[0])})
+            return
+        self._send(204, b"", None)
 
     def _answer(self, request: Request, reply: api.Reply, fault: str = "") -> None:
         self.sandbox.world.finish_request(request, reply.status, fault)
@@ -341,7 +485,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(404, {"message": f"Nothing at {urlsplit(self.path).path}."})
 
     def _send_json(
-        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+        self, status: int, body: dict[str, Any] | list[Any], headers: dict[str, str] | None = None
     ) -> None:
         self._send(status, json.dumps(body).encode(), "application/json", headers)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django_firstpromoter.sandbox.world import Event, Lead, Promoter, World
+from django_firstpromoter.sandbox.world import Commission, Event, Lead, Promoter, World
 
 CAMPAIGN = {"id": 1, "name": "Sandbox campaign", "color": "#4F46E5"}
 TIER = 1
@@ -111,41 +111,64 @@ def referral_v2(lead: Lead) -> dict[str, Any]:
     return {"id": lead.id, "email": lead.email, "uid": lead.uid or None}
 
 
-def sale_v2(world: World, event: Event, lead: Lead, promoter: Promoter) -> dict[str, Any]:
-    commission = {
-        "id": event.commission_id,
-        "status": COMMISSION_STATUS,
+def commission_v2(world: World, commission: Commission) -> dict[str, Any]:
+    """A commission as the v2 tracking answer's ``commissions[]`` holds it."""
+    promoter = world.promoter(commission.promoter)
+    lead = world.lead(commission.lead_id) if commission.lead_id is not None else None
+    return {
+        "id": commission.id,
+        "status": commission.status,
         "metadata": {},
         "is_self_referral": False,
-        "commission_type": "sale",
+        "commission_type": commission.kind,
         "created_by_user_email": None,
         "created_by_user_at": None,
-        "sale_amount": event.amount,
-        "original_sale_amount": event.amount,
-        "original_sale_currency": event.currency,
-        "event_id": event.event_id,
-        "plan_id": event.plan or None,
+        "sale_amount": commission.sale_amount,
+        "original_sale_amount": commission.sale_amount,
+        "original_sale_currency": commission.currency,
+        "event_id": commission.event_id,
+        "plan_id": commission.plan or None,
         "tier": TIER,
         "internal_note": None,
         "external_note": None,
-        "unit": UNIT,
+        "unit": commission.unit,
         "fraud_check": "no_suspicion",
-        "amount": event.commission,
-        "is_paid": False,
+        "amount": commission.amount,
+        "is_paid": commission.is_paid,
         "is_split": False,
-        "created_at": event.created_at,
-        "status_updated_at": None,
-        "promoter_campaign": {
-            "id": promoter.id,
-            "campaign_id": CAMPAIGN["id"],
-            "promoter_id": promoter.id,
-            "created_at": world.opened_at,
-            "promoter": {"id": promoter.id, "email": promoter.email, "name": promoter.name},
-            "campaign": CAMPAIGN,
-        },
-        "referral": referral_v2(lead),
-        "reward": {"id": promoter.id, "name": f"{promoter.commission_rate}% commission"},
+        "created_at": commission.created_at,
+        "status_updated_at": commission.status_updated_at,
+        "promoter_campaign": promoter_campaign(world, promoter) if promoter else {},
+        "referral": referral_v2(lead) if lead else None,
+        "reward": reward(promoter) if promoter else {},
     }
+
+
+def admin_commission(world: World, commission: Commission) -> dict[str, Any]:
+    """A commission as the admin API's ``GET /commissions`` lists it. Its referral's
+    ``email`` and ``uid`` are not nullable there: one the lead lacks is left out."""
+    body = {**commission_v2(world, commission), "split_details": None}
+    if body["referral"] is not None:
+        body["referral"] = {key: value for key, value in body["referral"].items() if value}
+    return body
+
+
+def promoter_campaign(world: World, promoter: Promoter) -> dict[str, Any]:
+    return {
+        "id": promoter.id,
+        "campaign_id": CAMPAIGN["id"],
+        "promoter_id": promoter.id,
+        "created_at": world.opened_at,
+        "promoter": {"id": promoter.id, "email": promoter.email, "name": promoter.name},
+        "campaign": CAMPAIGN,
+    }
+
+
+def reward(promoter: Promoter) -> dict[str, Any]:
+    return {"id": promoter.id, "name": f"{promoter.commission_rate}% commission"}
+
+
+def sale_v2(world: World, event: Event, commission: Commission, lead: Lead) -> dict[str, Any]:
     return {
         "id": event.id,
         "etype": "sale",
@@ -157,7 +180,7 @@ def sale_v2(world: World, event: Event, lead: Lead, promoter: Promoter) -> dict[
         "billing_period": None,
         "created_at": event.created_at,
         "referral": referral_v2(lead),
-        "commissions": [commission],
+        "commissions": [commission_v2(world, commission)],
     }
 
 

@@ -98,6 +98,54 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Commission:
+    """What the admin API lists: one per sale or refund credited, or added by a test.
+
+    Its id is the one the tracking answer gave (``commissions[].id``, ``reward.id``),
+    so that an app can match what it was told with what FirstPromoter now says.
+    """
+
+    id: int
+    event_id: str
+    """The sale's or refund's ``event_id`` as sent."""
+    status: str
+    """``pending``, ``approved`` or ``denied``."""
+    amount: int
+    """Minor units; negative for a refund."""
+    unit: str
+    sale_amount: int
+    currency: str
+    lead_id: int | None
+    promoter: str
+    created_at: str
+    kind: str = "sale"
+    """The spec's ``commission_type``: ``sale`` when tracked, ``custom`` when added."""
+    is_paid: bool = False
+    status_updated_at: str | None = None
+    plan: str = ""
+
+
+COMMISSION_STATUSES = ("pending", "approved", "denied")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """An approve or deny of more than five commissions, done later, as FirstPromoter does."""
+
+    id: int
+    action: str
+    """``approve`` or ``deny``."""
+    ids: tuple[int, ...]
+    status: str
+    """``pending`` until applied, then ``completed``."""
+    created_at: str
+    updated_at: str
+    processed_count: int = 0
+    failed_count: int = 0
+    processing_errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Request:
     """One call to the tracking API, whatever became of it."""
 
@@ -141,6 +189,10 @@ class World:
             self._lead_by_email: dict[str, int] = {}
             self._event_by_id: dict[tuple[str, str], Event] = {}
             self._earnings: collections.Counter[str] = collections.Counter()
+            self._commissions: dict[int, Commission] = {}
+            self._commissions_by_event: dict[str, list[int]] = collections.defaultdict(list)
+            self._commissions_by_lead: dict[int, list[int]] = collections.defaultdict(list)
+            self._batches: dict[int, Batch] = {}
 
     def next_id(self) -> int:
         with self.lock:
@@ -169,6 +221,10 @@ class World:
     def requests(self) -> list[Request]:
         with self.lock:
             return list(self._requests.values())
+
+    def lead(self, id: int) -> Lead | None:
+        with self.lock:
+            return self._leads.get(id)
 
     def promoter(self, ref_id: str) -> Promoter | None:
         return self._promoters.get(ref_id)
@@ -242,15 +298,131 @@ class World:
         with self.lock:
             return self._event_by_id.get((type, event_id))
 
-    def add_event(self, event: Event) -> None:
+    def add_event(self, event: Event, status: str, unit: str) -> Commission:
+        """Record a credited sale or refund and the commission it earned."""
         with self.lock:
             self._events.append(event)
             self._event_by_id.setdefault((event.type, event.event_id), event)
-            self._earnings[event.promoter] += event.commission
+            return self.save_commission(
+                Commission(
+                    id=event.commission_id,
+                    event_id=event.event_id,
+                    status=status,
+                    amount=event.commission,
+                    unit=unit,
+                    sale_amount=-event.amount if event.type == "refund" else event.amount,
+                    currency=event.currency,
+                    lead_id=event.lead_id,
+                    promoter=event.promoter,
+                    created_at=event.created_at,
+                    plan=event.plan,
+                )
+            )
 
     def earnings(self, ref_id: str) -> int:
+        """What the promoter's commissions add up to, denied ones left out."""
         with self.lock:
             return self._earnings[ref_id]
+
+    @property
+    def commissions(self) -> list[Commission]:
+        with self.lock:
+            return list(self._commissions.values())
+
+    def commission(self, id: int) -> Commission | None:
+        with self.lock:
+            return self._commissions.get(id)
+
+    def commissions_for(self, event_id: str) -> list[Commission]:
+        """Those of that ``event_id``, without a scan: an app looks them up one sale at a time."""
+        with self.lock:
+            return [self._commissions[id] for id in self._commissions_by_event.get(event_id, ())]
+
+    def search_commissions(self, q: str) -> list[Commission]:
+        """Those whose ``event_id`` is ``q``, or whose referral's uid or email (in any
+        case) is, oldest first; by key, as ``commissions_for``."""
+        with self.lock:
+            ids = set(self._commissions_by_event.get(q, ()))
+            for lead_id in (self._lead_by_uid.get(q), self._lead_by_email.get(q.casefold())):
+                if lead_id is not None:
+                    ids.update(self._commissions_by_lead.get(lead_id, ()))
+            return [self._commissions[id] for id in sorted(ids)]
+
+    def save_commission(self, commission: Commission, **changes: Any) -> Commission:
+        """Add or change one; a new status is stamped with the time it changed."""
+        if "status" in changes and changes["status"] != commission.status:
+            changes["status_updated_at"] = now_iso()
+        commission = dataclasses.replace(commission, **changes)
+        if commission.status not in COMMISSION_STATUSES:
+            raise ValueError(
+                f"status must be one of {COMMISSION_STATUSES}, not {commission.status!r}"
+            )
+        with self.lock:
+            before = self._commissions.get(commission.id)
+            if before is None:
+                self._commissions_by_event[commission.event_id].append(commission.id)
+                if commission.lead_id is not None:
+                    self._commissions_by_lead[commission.lead_id].append(commission.id)
+            else:
+                self._earnings[before.promoter] -= _earned(before)
+            self._commissions[commission.id] = commission
+            self._earnings[commission.promoter] += _earned(commission)
+        return commission
+
+    def delete_commission(self, id: int) -> Commission | None:
+        """Forget it, as FirstPromoter's ``destroy`` does; None if there was none."""
+        with self.lock:
+            commission = self._commissions.pop(id, None)
+            if commission is not None:
+                self._commissions_by_event[commission.event_id].remove(id)
+                if commission.lead_id is not None:
+                    self._commissions_by_lead[commission.lead_id].remove(id)
+                self._earnings[commission.promoter] -= _earned(commission)
+            return commission
+
+    def add_commission(
+        self,
+        event_id: str,
+        amount: int,
+        status: str = "pending",
+        *,
+        promoter: str | None = None,
+        is_paid: bool = False,
+    ) -> Commission:
+        """A ``custom`` commission for ``event_id``: the referral and promoter of that
+        event's first commission, else ``promoter``'s with no referral."""
+        with self.lock:
+            known = self.commissions_for(event_id)
+            model = known[0] if known else None
+            ref_id = promoter or (model.promoter if model else None)
+            if ref_id not in self._promoters:
+                raise ValueError(f"name a promoter: no commission has the event_id {event_id!r}")
+            return self.save_commission(
+                Commission(
+                    id=self.next_id(),
+                    event_id=event_id,
+                    status=status,
+                    amount=amount,
+                    unit=model.unit if model else "cash",
+                    sale_amount=model.sale_amount if model else 0,
+                    currency=model.currency if model else "USD",
+                    lead_id=model.lead_id if model and ref_id == model.promoter else None,
+                    promoter=ref_id,
+                    created_at=now_iso(),
+                    kind="custom",
+                    is_paid=is_paid,
+                )
+            )
+
+    @property
+    def batches(self) -> list[Batch]:
+        with self.lock:
+            return list(self._batches.values())
+
+    def save_batch(self, batch: Batch) -> Batch:
+        with self.lock:
+            self._batches[batch.id] = batch
+        return batch
 
     def record_request(
         self, method: str, path: str, api_version: int, call: str, params: dict[str, Any]
@@ -289,8 +461,14 @@ class World:
                 "leads": [_plain(lead) for lead in self._leads.values()],
                 "sales": [_plain(event) for event in events if event.type == "sale"],
                 "refunds": [_plain(event) for event in events if event.type == "refund"],
+                "commissions": [_plain(commission) for commission in self._commissions.values()],
+                "batches": [_plain(batch) for batch in self._batches.values()],
                 "requests": [_plain(request) for request in self._requests.values()],
             }
+
+
+def _earned(commission: Commission) -> int:
+    return 0 if commission.status == "denied" else commission.amount
 
 
 def _plain(record: Any) -> dict[str, Any]:
