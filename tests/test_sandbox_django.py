@@ -137,7 +137,19 @@ def test_a_lost_answer_is_retried_and_the_409_makes_it_tracked_counted_once(sand
     assert sale.status == DeliveryStatus.TRACKED
     assert [a.http_status for a in sale.attempts.order_by("started_at", "pk")] == [None, 409]
     assert len(sandbox.sales) == 1
-    assert [(r.status, r.fault) for r in sandbox.requests] == [(None, "lost"), (409, "")]
+    # The 409 said the sale was counted, not what it earned: the worker asked the admin
+    # API by event id (v2's, for a v1 account too) once it had nothing left to send.
+    # Nothing was asked in the buyer's request, whose one call was the lost one.
+    assert [(r.call, r.status, r.fault) for r in sandbox.requests] == [
+        ("sale", None, "lost"),
+        ("sale", 409, ""),
+        ("commissions", 200, ""),
+    ]
+    (commission,) = sandbox.commissions()
+    reward = sale.rewards.get()
+    assert (reward.firstpromoter_id, reward.amount) == (commission.id, commission.amount)
+    assert reward.promoter_email == "alice@promoters.example"
+    assert not sale.rewards_unknown
 
 
 @pytest.mark.django_db(transaction=True)
