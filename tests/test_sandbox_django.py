@@ -433,3 +433,42 @@ def test_a_sandboxs_timestamps_are_utc_with_milliseconds(firstpromoter_sandbox):
     parsed = datetime.datetime.fromisoformat(created.replace("Z", "+00:00"))
     assert created.endswith("Z") and len(created) == len("2024-09-11T14:22:12.160Z")
     assert abs((timezone.now() - parsed).total_seconds()) < 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reconcile_fixes_what_changed_behind_the_apps_back_and_a_second_run_nothing(sandbox):
+    orders = [paid_order(f"buyer{i}@example.com", tid=visit(sandbox)) for i in range(3)]
+    sales = [Sale.objects.get(event_id=f"order-{order.pk}") for order in orders]
+    assert {sale.status for sale in sales} == {DeliveryStatus.TRACKED}
+    first, second, third = (sale.rewards.get() for sale in sales)
+    assert third.paid is None  # the tracking answer has no paid flag
+    # At FirstPromoter, without a webhook: one approved and paid, one deleted, and one
+    # more commission for the third sale (a bonus).
+    sandbox.set_commission(first.firstpromoter_id, status="approved", is_paid=True)
+    sandbox.delete_commission(second.firstpromoter_id)
+    bonus = sandbox.add_commission(sales[2].event_id, amount=250)
+
+    out = io.StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("firstpromoter_reconcile", stdout=out)
+    assert raised.value.returncode == 1  # the second sale has no commission any more
+    # Updated: the first's status and paid state, and the third's paid state (unknown
+    # until now: not paid).
+    assert "2 rewards updated, 1 created, 1 deleted, 0 commissions not for our events" in (
+        out.getvalue()
+    )
+    assert f"1 tracked without a commission at FirstPromoter: {sales[1].event_id}" in (
+        out.getvalue()
+    )
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.paid) == ("approved", True)
+    assert second.status == "deleted"
+    assert sales[2].rewards.get(firstpromoter_id=bonus.id).amount == 250
+    third.refresh_from_db()
+    assert third.paid is False
+
+    again = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("firstpromoter_reconcile", stdout=again)
+    assert "0 rewards updated, 0 created, 0 deleted" in again.getvalue()
