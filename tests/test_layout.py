@@ -29,7 +29,7 @@ def test_every_kind_has_each_of_its_parts(kind: Kind) -> None:
     assert kind.attempt_model._meta.get_field(kind.name).related_model is kind.model
     model_admin = admin.site._registry[kind.model]
     records = kind.model._meta.verbose_name_plural
-    assert model_admin.actions[:2] == [f"retry_{records}", f"ignore_{records}"]
+    assert list(model_admin.actions or ())[:2] == [f"retry_{records}", f"ignore_{records}"]
     inlines = model_admin.get_inlines(RequestFactory().get("/"), None)
     assert kind.attempt_model in {inline.model for inline in inlines}
     from django_firstpromoter import tasks
