@@ -253,3 +253,47 @@ def test_a_webhook_from_firstpromoter_changes_the_rewards_status_in_the_admin(
     page.reload()
     expect(row.locator(".field-status")).to_have_text("denied")
     screenshot(page, "8-admin-reward-denied-by-webhook")
+
+
+@pytest.mark.slow
+def test_an_operator_refreshes_and_approves_a_commission_behind_a_confirmation(
+    page: Any, shop: str, sandbox: Sandbox
+) -> None:
+    from playwright.sync_api import expect
+
+    sandbox.faults.update({"error_rate": 0.0})
+    page.goto(f"{shop}/?fpr=alice")
+    buy(page, shop, "Starter", "to-approve@example.com")
+    expect(page.locator(".reward")).to_contain_text("alice")
+    (sale,) = [event for event in sandbox.sales if event.email == "to-approve@example.com"]
+    (commission,) = [c for c in sandbox.commissions() if c.event_id == sale.event_id]
+    # FirstPromoter's review puts it back to pending, and no webhook says so.
+    sandbox.set_commission(commission.id, status="pending")
+
+    page.goto(f"{shop}/admin/django_firstpromoter/reward/?q=to-approve")
+    if page.get_by_label("Username").count():
+        page.get_by_label("Username").fill(ADMIN[0])
+        page.get_by_label("Password").fill(ADMIN[1])
+        page.get_by_role("button", name="Log in").click()
+    row = page.locator("#result_list tbody tr")
+
+    def run(action: str) -> None:
+        row.locator("input[name=_selected_action]").check()
+        page.locator("select[name=action]").select_option(label=action)
+        page.locator("#changelist-form button[name=index]").click()
+
+    run("Refresh from FirstPromoter")
+    expect(page.locator(".messagelist")).to_contain_text("status approved → pending")
+    expect(row.locator(".field-status")).to_have_text("pending")
+
+    run("Approve commission")
+    # Nothing is sent before the operator confirms.
+    expect(page.locator("#content")).to_contain_text(
+        "FirstPromoter will be asked to Approve this commission"
+    )
+    screenshot(page, "9-admin-approve-confirmation")
+    assert [c.status for c in sandbox.commissions() if c.id == commission.id] == ["pending"]
+    page.get_by_role("button", name="Yes, Approve").click()
+    expect(page.locator(".messagelist")).to_contain_text("status pending → approved")
+    expect(row.locator(".field-status")).to_have_text("approved")
+    assert [c.status for c in sandbox.commissions() if c.id == commission.id] == ["approved"]
