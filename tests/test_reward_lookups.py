@@ -113,7 +113,9 @@ def test_an_admin_api_failure_leaves_it_to_look_up_later(mocked, caplog):
         Worker(get_config()).run()
     sale.refresh_from_db()
     assert sale.status == DeliveryStatus.TRACKED and sale.rewards_unknown
-    assert "its rewards could not be looked up (HTTP 503); tried again later" in caplog.text
+    assert "rewards could not be looked up (HTTP 503); tried again in 60 s or later" in (
+        caplog.text
+    )
     mocked.replace("GET", LIST, json=[commission(11)])
     with firstpromoter(DELIVERY="worker"):
         Worker(get_config()).run()
@@ -197,3 +199,17 @@ def test_a_failed_lookup_is_retried_by_the_worker(client, mocked, caplog):
     with firstpromoter(DELIVERY="worker"):
         Worker(get_config()).run()
     assert Reward.objects.get().status == "approved"
+
+
+def test_after_a_429_the_pass_waits_for_retry_after_at_least_the_backoff(mocked):
+    from django_firstpromoter.lookups import follow_up
+
+    mocked.post(V2_URL, status=409, json={})
+    with firstpromoter(DELIVERY="worker"):
+        sale = counted_before(V2_URL)
+        deliver(Sale, sale.pk)
+    for retry_after, wait in (("300", 300.0), ("1", 60.0)):
+        mocked.upsert("GET", LIST, status=429, headers={"Retry-After": retry_after})
+        assert follow_up(get_config()) == wait
+    mocked.upsert("GET", LIST, json=[])
+    assert follow_up(get_config()) == 0.0

@@ -41,18 +41,22 @@ def look_up(config: Config, record: MoneyEvent, source: str = RewardSource.LOOKU
 
 
 def look_up_unknown(config: Config, limit: int = LOOKUPS_PER_PASS) -> int:
-    """The follow-up pass: look up the rewards of up to ``limit`` tracked sales and
-    refunds whose answer did not say them; how many were looked up.
-
-    Run by senders that are not in a buyer's request (the worker, a task). A failure
-    of the admin API stops the pass, logged: the records stay to look up next time.
-    Nothing is done for an account that cannot use the admin API (no ``ACCOUNT_ID``).
-    """
+    """Look up the rewards of up to ``limit`` tracked sales and refunds whose answer
+    did not say them; how many were looked up. Raises ``commissions.AdminError`` at
+    the first failure, the rest left for the next pass. Nothing is done for an
+    account that cannot use the admin API (no ``ACCOUNT_ID``)."""
+    if not commissions.available(config):
+        return 0
     done = 0
     for model in (Sale, Refund):
         for record in unknown(model).order_by("tracked_at", "pk")[: limit - done]:
-            if not try_look_up(config, record):
-                return done
+            found = look_up(config, record)
+            logger.info(
+                "%s %s: %d rewards found by its event id",
+                record._meta.verbose_name,
+                record.event_id,
+                found,
+            )
             done += 1
     return done
 
@@ -122,14 +126,21 @@ def adopt_commissions(config: Config, ids: list[int] | None = None) -> int:
     return len(adopted)
 
 
-def follow_up(config: Config) -> None:
+def follow_up(config: Config) -> float:
     """The worker's pass when it goes idle: rewards to look up, then commissions to
-    adopt. A failure of the admin API is logged; what is left waits for the next."""
-    look_up_unknown(config)
+    adopt; the seconds to wait before the next pass. A failure of the admin API is
+    logged and what is left waits: after a 429 for FirstPromoter's ``Retry-After``,
+    and never less than ``RETRY_BACKOFF``, as a failed tracking call would."""
     try:
+        look_up_unknown(config)
         adopt_commissions(config)
     except commissions.AdminError as exc:
-        logger.warning("commissions named by webhooks could not be looked up (%s)", exc)
+        wait = max(exc.answer.retry_after or 0.0, config.retry_backoff)
+        logger.warning(
+            "rewards could not be looked up (%s); tried again in %d s or later", exc, wait
+        )
+        return wait
+    return 0.0
 
 
 REFRESH_AT_MOST = 20

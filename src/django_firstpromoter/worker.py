@@ -96,6 +96,7 @@ class Worker:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._resume_at = 0.0
+        self._look_up_after = 0.0
         self._error: Exception | None = None
         self._started_at: datetime.datetime | None = None
         self._batch_claims = all(
@@ -225,10 +226,14 @@ class Worker:
     def _look_up_rewards(self) -> None:
         """With nothing left to send, what FirstPromoter did not say of rewards
         (``lookups.follow_up``): a worker is never in a buyer's request."""
+        if time.monotonic() < self._look_up_after:
+            return
         try:
-            follow_up(self.config)
+            wait = follow_up(self.config)
         except Exception as error:
             self._failed(error, "looking up rewards")
+            return
+        self._look_up_after = time.monotonic() + wait
 
     def _claim(self, size: int) -> list[Job]:
         # A cron run sends what was due when it started: a record that failed and is
