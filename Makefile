@@ -15,7 +15,7 @@ DOCS_STAMP := $(VENV)/.installed-docs
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
-	$(BIN)/python -m pip install --quiet --group test --group lint hatchling '$(DJANGO)' requests
+	$(BIN)/python -m pip install --quiet --group test --group lint --group oscar hatchling '$(DJANGO)' requests
 	touch $(STAMP)
 
 # The tests import the package as a user's project would: built by the wheel's own

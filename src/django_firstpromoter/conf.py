@@ -48,6 +48,10 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_CACHE": None,
     "WEBHOOK_SECRET": "",
     "EVENT_ID_PREFIX": "",
+    # Read only by django_firstpromoter.contrib.oscar (docs/shop-frameworks.md).
+    "OSCAR_AMOUNT": "django_firstpromoter.contrib.oscar.amounts.before_tax",
+    "OSCAR_REFUND_STATUSES": ("Refunded", "Cancelled"),
+    "OSCAR_REFUND_EVENT_TYPES": ("refunded",),
 }
 
 NUMBERS = ("TIMEOUT", "MAX_ATTEMPTS", "RETRY_BACKOFF")
@@ -349,6 +353,33 @@ RULES: tuple[Rule, ...] = (
             )
         ),
         WEBHOOK_SECRET_HINT,
+    ),
+    # Whether OSCAR_AMOUNT imports is contrib.oscar's own check (it needs the registry).
+    Rule(
+        "E101",
+        "OSCAR_AMOUNT",
+        _when(
+            lambda raw: not isinstance(raw["OSCAR_AMOUNT"], str) or not raw["OSCAR_AMOUNT"],
+            "FIRSTPROMOTER['OSCAR_AMOUNT'] is {OSCAR_AMOUNT!r}, not a dotted path.",
+        ),
+        "Point it at a callable(order) -> Decimal, or leave it out for the default, "
+        "django_firstpromoter.contrib.oscar.amounts.before_tax.",
+    ),
+    # A lone string would be taken letter by letter: "Refunded" as R, e, f...
+    *(
+        Rule(
+            "E102",
+            key,
+            _when(
+                lambda raw, key=key: (
+                    not isinstance(raw[key], (list, tuple, set, frozenset))
+                    or not all(isinstance(name, str) for name in raw[key])
+                ),
+                f"FIRSTPROMOTER['{key}'] is {{{key}!r}}, not a list of names.",
+            ),
+            f"Give a list or tuple of strings, e.g. {list(DEFAULTS[key])!r}; [] for none.",
+        )
+        for key in ("OSCAR_REFUND_STATUSES", "OSCAR_REFUND_EVENT_TYPES")
     ),
     Rule(
         "W001",
