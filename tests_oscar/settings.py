@@ -116,6 +116,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 OSCAR_ALLOW_ANON_CHECKOUT = True
 OSCAR_DEFAULT_CURRENCY = "GBP"
+# The UK strategy's prices include tax, so its offers are worked out with tax in.
+OSCAR_OFFERS_INCL_TAX = True
 OSCAR_DYNAMIC_CLASS_LOADER = "tests_oscar.loading.class_loader"
 # "Refunded" and "Cancelled" reachable from the dashboard, as the refund statuses are.
 OSCAR_INITIAL_ORDER_STATUS = "Pending"
