@@ -17,7 +17,9 @@ DATABASES = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": ":memory:",
         "TEST": {
-            "NAME": os.path.join(tempfile.gettempdir(), f"firstpromoter-oscar-{os.getpid()}.sqlite3")
+            "NAME": os.path.join(
+                tempfile.gettempdir(), f"firstpromoter-oscar-{os.getpid()}.sqlite3"
+            )
         },
     }
 }

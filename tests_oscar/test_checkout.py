@@ -27,7 +27,7 @@ def test_a_referred_order_is_reported_before_tax_without_shipping(
 
     order = place_order(client, product)
 
-    # 2 × 10.00 before tax; 24.00 with it, and 6.00 of shipping: 30.00 paid.
+    # 2 * 10.00 before tax; 24.00 with it, and 6.00 of shipping: 30.00 paid.
     assert order.total_incl_tax == Decimal("30.00")
     sale = Sale.objects.get()
     assert (sale.event_id, sale.amount, sale.currency) == (

@@ -61,7 +61,7 @@ def test_a_partial_refund_is_the_sales_share_of_what_was_paid_back(
 ):
     event = refund_lines(staff_client, referred_order, "12.00")
 
-    # 12.00 of the 30.00 paid, tax and shipping in: 12.00 × 20.00 / 30.00 of the sale.
+    # 12.00 of the 30.00 paid, tax and shipping in: 12.00 * 20.00 / 30.00 of the sale.
     refund = Refund.objects.get()
     sale = Sale.objects.get()
     assert (refund.event_id, refund.amount, refund.currency) == (

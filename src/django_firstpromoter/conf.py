@@ -178,6 +178,26 @@ def _number(key: str) -> Rule:
     )
 
 
+def is_list_of_names(value: Any) -> bool:
+    return isinstance(value, (list, tuple, set, frozenset)) and all(
+        isinstance(name, str) for name in value
+    )
+
+
+def _names(key: str) -> Rule:
+    # A lone string would be taken letter by letter: "Refunded" as R, e, f...
+    return Rule(
+        "E102",
+        key,
+        lambda raw: (
+            None
+            if is_list_of_names(raw[key])
+            else f"FIRSTPROMOTER['{key}'] is {raw[key]!r}, not a list of names."
+        ),
+        f"Give a list or tuple of strings, e.g. {list(DEFAULTS[key])!r}; [] for none.",
+    )
+
+
 def _limit_cache(raw: dict[str, Any]) -> tuple[str, int, type] | None:
     """The cache alias, limit and cache class ``RATE_LIMIT`` would be kept with, when a
     limit is set in a named cache whose class imports; None otherwise. Without an
@@ -365,22 +385,7 @@ RULES: tuple[Rule, ...] = (
         "Point it at a callable(order) -> Decimal, or leave it out for the default, "
         "django_firstpromoter.contrib.oscar.amounts.before_tax.",
     ),
-    # A lone string would be taken letter by letter: "Refunded" as R, e, f...
-    *(
-        Rule(
-            "E102",
-            key,
-            _when(
-                lambda raw, key=key: (
-                    not isinstance(raw[key], (list, tuple, set, frozenset))
-                    or not all(isinstance(name, str) for name in raw[key])
-                ),
-                f"FIRSTPROMOTER['{key}'] is {{{key}!r}}, not a list of names.",
-            ),
-            f"Give a list or tuple of strings, e.g. {list(DEFAULTS[key])!r}; [] for none.",
-        )
-        for key in ("OSCAR_REFUND_STATUSES", "OSCAR_REFUND_EVENT_TYPES")
-    ),
+    *(_names("OSCAR_REFUND_STATUSES"), _names("OSCAR_REFUND_EVENT_TYPES")),
     Rule(
         "W001",
         "FIRSTPROMOTER",

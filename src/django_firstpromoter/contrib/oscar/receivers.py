@@ -11,9 +11,8 @@ the transaction of a shop that runs its views in one (``ATOMIC_REQUESTS``).
 from __future__ import annotations
 
 import logging
-from typing import Any
-
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum
