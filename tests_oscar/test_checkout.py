@@ -139,3 +139,44 @@ def test_a_broken_amount_rule_is_logged_and_the_order_placed(
     # The referral is kept for the order all the same.
     assert OrderReferral.objects.get().ref_id == "alice"
     assert sandbox.sales == []
+
+
+@pytest.fixture
+def atomic_requests(monkeypatch):
+    """The shop runs each view in a transaction (``ATOMIC_REQUESTS``)."""
+    from django.db import connection
+
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+
+
+def test_in_an_atomic_request_the_sale_is_sent_after_the_commit(
+    atomic_requests, client, product, sandbox
+):
+    visit(client, "alice")
+
+    order = place_order(client, product)
+
+    assert Sale.objects.get().status == DeliveryStatus.TRACKED
+    assert [sent.event_id for sent in sandbox.sales] == [f"oscar-{order.number}"]
+
+
+def test_a_failed_write_of_ours_leaves_the_shops_transaction_usable(
+    atomic_requests, client, product, sandbox, monkeypatch, caplog
+):
+    from django.db import connection
+
+    from django_firstpromoter import sales
+
+    def failing_write(data, order=None):
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO no_such_table VALUES (1)")
+
+    monkeypatch.setattr(sales, "track_sale", failing_write)
+    visit(client, "alice")
+
+    order = place_order(client, product)  # Committed, with its lines, all the same.
+
+    assert order.lines.count() == 1
+    assert Sale.objects.count() == 0
+    assert OrderReferral.objects.get().ref_id == "alice"
+    assert "no_such_table" in caplog.text
