@@ -11,6 +11,8 @@ transaction always commits. On SQLite and PostgreSQL (DATABASE_URL) alike.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ from hypothesis import strategies as st
 from django_firstpromoter import (
     RefundData,
     SaleData,
+    refundable,
     track_cancellation,
     track_refund,
     track_sale,
@@ -110,6 +113,30 @@ def test_track_refund_takes_anything_or_names_the_field(data: RefundData) -> Non
         outcome, host_order = in_host_transaction(lambda: track_refund(data))
         assert host_order.paid
         assert_outcome(outcome, data, Refund)
+
+
+@examples
+@given(data=refund_data, already=st.sampled_from([Decimal(0), Decimal("24.99"), Decimal(25)]))
+def test_a_refund_of_a_sale_recorded_here_takes_anything_or_names_the_field(
+    data: RefundData, already: Decimal
+) -> None:
+    """The sale's check (another currency, more than is left) is one more field error,
+    never an error of the host's transaction."""
+    data = replace(data, sale_event_id="sold-here")
+    with firstpromoter(DELIVERY="worker"), rolled_back():
+        sold = track_sale(SaleData(event_id="sold-here", amount=Decimal(25), email="b@example.com"))
+        if already:
+            track_refund(RefundData(event_id="earlier", amount=already, email="b@example.com"))
+        outcome, host_order = in_host_transaction(lambda: track_refund(data))
+        assert host_order.paid and sold is not None
+        event(type(outcome).__name__)
+        if isinstance(outcome, ValidationError):
+            assert set(outcome.message_dict) <= data_fields(data), outcome.message_dict
+            assert not Refund.objects.exclude(event_id="earlier").exists()
+        elif outcome is not None and outcome.event_id != "earlier":
+            assert outcome.sale == sold and outcome.currency == "USD"
+            assert refundable(sold) >= 0
+            assert_kept(outcome, data)
 
 
 @examples

@@ -6,16 +6,19 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import threading
+import time
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from openapi_core.contrib.requests import RequestsOpenAPIRequest
 
-from django_firstpromoter import RefundData, track_refund, track_sale
+from django_firstpromoter import RefundData, refundable, track_refund, track_sale
 from django_firstpromoter.delivery import deliver, due
 from django_firstpromoter.models import Refund, Reward, Sale
-from django_firstpromoter.signals import order_refunded
+from django_firstpromoter.signals import order_refunded, refund_duplicate
 from django_firstpromoter.statuses import DeliveryStatus
 from tests.conftest import firstpromoter, success_body
 from tests.shop.models import Order
@@ -44,7 +47,7 @@ def refund_url(api_version: int) -> str:
 
 def test_records_the_refund_in_minor_units_linked_to_its_sale(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        refunded_sale = track_sale(sale())
+        refunded_sale = track_sale(sale(currency="eur"))
         recorded = track_refund(refund(currency="eur"))
     assert recorded is not None
     recorded.refresh_from_db()
@@ -247,3 +250,143 @@ def test_a_broken_adapter_never_breaks_the_hosts_save(caplog):
     assert "could not record a FirstPromoter refund" in caplog.text
     assert Order.objects.get(pk=order.pk).refunded == Decimal("5")
     assert not Refund.objects.exists()
+
+
+def test_refunds_together_past_their_sale_are_refused_and_write_nothing(api_version):
+    refunded_sale = track_sale(sale(amount=Decimal("25.00")))
+    assert track_refund(refund(event_id="r1", amount=Decimal("20.00"))) is not None
+    with pytest.raises(ValidationError) as raised:
+        track_refund(refund(event_id="r2", amount=Decimal("5.01")))
+    assert "amount" in raised.value.message_dict
+    assert "5.00 USD left" in raised.value.message_dict["amount"][0]
+    assert list(Refund.objects.values_list("event_id", flat=True)) == ["r1"]
+    # The rest, to the cent, still goes.
+    assert track_refund(refund(event_id="r3", amount=Decimal("5.00"))) is not None
+    assert refunded_sale is not None and refundable(refunded_sale) == Decimal("0")
+
+
+def test_a_refund_larger_than_its_sale_is_refused(api_version):
+    track_sale(sale(amount=Decimal("25.00")))
+    with pytest.raises(ValidationError) as raised:
+        track_refund(refund(amount=Decimal("100.00")))
+    assert list(raised.value.message_dict) == ["amount"]
+    assert not Refund.objects.exists()
+
+
+def test_a_refund_in_another_currency_than_its_sale_is_refused(api_version):
+    track_sale(sale(currency="GBP"))
+    with pytest.raises(ValidationError) as raised:
+        track_refund(refund(currency="USD"))
+    assert list(raised.value.message_dict) == ["currency"]
+    assert "GBP" in raised.value.message_dict["currency"][0]
+    assert not Refund.objects.exists()
+
+
+def test_the_same_refund_again_is_not_refused(api_version):
+    track_sale(sale(amount=Decimal("19.99")))
+    first = track_refund(refund(amount=Decimal("19.99")))
+    again = track_refund(refund(amount=Decimal("19.99")))
+    assert first is not None and first == again
+    assert Refund.objects.count() == 1
+
+
+def test_refunds_of_a_sale_not_recorded_here_go_through(api_version):
+    recorded = track_refund(refund(sale_event_id="before-the-app", amount=Decimal("1000")))
+    assert recorded is not None and recorded.sale is None
+
+
+def test_refundable_counts_the_refunds_that_take_money_back():
+    jpy_sale = track_sale(sale(amount=Decimal("5000"), currency="JPY"))
+    assert jpy_sale is not None and refundable(jpy_sale) == Decimal("5000")
+    track_refund(refund(event_id="r1", amount=Decimal("1200"), currency="JPY"))
+    set_aside = track_refund(refund(event_id="r2", amount=Decimal("800"), currency="JPY"))
+    assert set_aside is not None
+    assert refundable(jpy_sale) == Decimal("3000")
+    Refund.objects.filter(pk=set_aside.pk).update(status=DeliveryStatus.IGNORED)
+    assert refundable(jpy_sale) == Decimal("3800")
+
+
+def test_a_refund_too_large_from_the_order_is_logged_and_the_save_goes_on(caplog):
+    order = paid_order()
+    with firstpromoter(**REFUNDS):
+        order.refunded = Decimal("50")
+        order.save()
+    assert "could not record a FirstPromoter refund" in caplog.text
+    assert "more than the 20.00 USD left" in caplog.text
+    assert Order.objects.get(pk=order.pk).refunded == Decimal("50")
+    assert not Refund.objects.exists()
+
+
+def test_a_refund_of_a_duplicate_sale_is_refused(api_version):
+    duplicate_sale = track_sale(sale())
+    assert duplicate_sale is not None
+    Sale.objects.filter(pk=duplicate_sale.pk).update(status=DeliveryStatus.DUPLICATE)
+    with pytest.raises(ValidationError) as raised:
+        track_refund(refund())
+    assert list(raised.value.message_dict) == ["sale_event_id"]
+    assert not Refund.objects.exists()
+
+
+def test_a_waiting_refund_of_a_sale_found_duplicate_is_settled_unsent(
+    mocked, api_version, sale_url, refund_url, caplog
+):
+    mocked.post(sale_url, status=409, json={"message": "exists"})
+    waiting_sale = track_sale(sale())
+    recorded = track_refund(refund())
+    assert waiting_sale is not None and recorded is not None
+    told: list[int] = []
+
+    def receiver(sender, refund, **kwargs):
+        told.append(refund.pk)
+
+    refund_duplicate.connect(receiver)
+    try:
+        assert deliver(Sale, waiting_sale.pk) == DeliveryStatus.DUPLICATE
+    finally:
+        refund_duplicate.disconnect(receiver)
+
+    recorded.refresh_from_db()
+    assert recorded.status == DeliveryStatus.DUPLICATE
+    assert "another's at FirstPromoter" in recorded.last_error
+    assert told == [recorded.pk]
+    assert "not sent, its sale evt-1 is a duplicate event id" in caplog.text
+    assert recorded not in due(Refund)
+    assert [call.request.url for call in mocked.calls] == [mocked.calls[0].request.url]
+    assert refund_url not in mocked.calls[0].request.url
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    "connection.vendor != 'postgresql'",
+    reason="true concurrency needs PostgreSQL; SQLite writes one transaction at a time",
+)
+def test_two_refunds_at_once_cannot_together_pass_their_sale():
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def refund_in_a_transaction(event_id: str) -> None:
+        try:
+            with transaction.atomic():
+                barrier.wait()
+                track_refund(refund(event_id=event_id, amount=Decimal("20.00")))
+                # Held open: without the sale's lock, the other refund's check would
+                # run now, see nothing committed, and pass too.
+                time.sleep(0.3)
+        except ValidationError:
+            results.append("refused")
+        else:
+            results.append("recorded")
+        finally:
+            connection.close()
+
+    with firstpromoter(DELIVERY="worker"):
+        track_sale(sale(amount=Decimal("25.00")))
+        threads = [
+            threading.Thread(target=refund_in_a_transaction, args=(f"r{i}",)) for i in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(results) == ["recorded", "refused"]
+    assert Refund.objects.count() == 1

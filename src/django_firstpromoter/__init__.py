@@ -10,6 +10,7 @@ __all__ = [
     "RefundData",
     "SaleData",
     "__version__",
+    "refundable",
     "track_cancellation",
     "track_refund",
     "track_sale",
@@ -18,15 +19,16 @@ __all__ = [
 
 if TYPE_CHECKING:
     from django_firstpromoter.cancellations import track_cancellation
-    from django_firstpromoter.refunds import track_refund
+    from django_firstpromoter.refunds import refundable, track_refund
     from django_firstpromoter.sales import track_sale
     from django_firstpromoter.signups import track_signup
 
-# The track_* functions need the models, which cannot be imported while Django is
+# The track_* functions (and refundable) need the models, which cannot be imported while Django is
 # still loading INSTALLED_APPS; each is imported on first use instead.
 _LAZY = {
     "track_sale": "django_firstpromoter.sales",
     "track_refund": "django_firstpromoter.refunds",
+    "refundable": "django_firstpromoter.refunds",
     "track_cancellation": "django_firstpromoter.cancellations",
     "track_signup": "django_firstpromoter.signups",
 }

@@ -364,6 +364,24 @@ class SaleAdmin(MoneyEventAdmin):
         ],
     )
 
+    def get_fieldsets(self, request: HttpRequest, obj: Sale | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.order_changed_at is None:
+            return fieldsets
+        # First on the page: FirstPromoter counted what was sent, and only a person
+        # can settle the difference (a refund, or a correction in FirstPromoter).
+        changed = (
+            _("The order changed after it was reported"),
+            {
+                "fields": ["order_changed_at", "order_changes"],
+                "description": _(
+                    "FirstPromoter keeps what was sent. Report a lower amount as a "
+                    "refund, or correct the sale in FirstPromoter's dashboard."
+                ),
+            },
+        )
+        return [changed, *fieldsets]
+
     @admin.display(description=_("promoter"))
     def promoter(self, sale: Sale) -> str:
         emails = {reward.promoter_email for reward in sale.rewards.all() if reward.promoter_email}

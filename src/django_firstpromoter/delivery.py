@@ -55,6 +55,11 @@ COLLISION = (
     "not counted for this one. EVENT_ID_PREFIX keeps shops apart."
 )
 
+COLLIDED_WITH = (
+    "Not sent: the event id of the sale it belongs to was another's at FirstPromoter "
+    "(that sale is a duplicate), so FirstPromoter would apply it to that one."
+)
+
 
 def is_collision(answer: Answer, attempt: int, params: dict[str, Any]) -> bool:
     """A 409 to the first attempt of an event: no earlier attempt of ours can have
@@ -339,10 +344,20 @@ def settle(
                 request_params=params,
                 response_body=answer.body,
             )
-            links = kind_of(record).reward_links
-            if keep_rewards and links and answer.outcome == AttemptOutcome.TRACKED:
-                rewards.store_rewards(answer.rewards, **links(record))
+            kind = kind_of(record)
+            if keep_rewards and kind.reward_links and answer.outcome == AttemptOutcome.TRACKED:
+                rewards.store_rewards(answer.rewards, **kind.reward_links(record))
+            if won and status == DeliveryStatus.DUPLICATE and kind.dependents:
+                # In the same transaction: once the sale is settled, its refunds are
+                # ready to go, and a sender would take them.
+                waiting = kind.dependents(record).filter(status__in=WAITING)
+                along[:] = waiting.select_for_update()
+                waiting.filter(pk__in=[each.pk for each in along]).update(
+                    status=DeliveryStatus.DUPLICATE, last_error=COLLIDED_WITH, updated_at=now
+                )
         return won
+
+    along: list[Any] = []
 
     try:
         won = write(answer)
@@ -370,6 +385,15 @@ def settle(
     retry_at = fields.get("next_attempt_at")
     _log(record, attempt, status, answer, None if retry_at is None else retry_at - now)
     _notify(record, status)
+    for each in along:
+        each.status, each.last_error = DeliveryStatus.DUPLICATE, COLLIDED_WITH
+        logger.warning(
+            "%s %s: not sent, its sale %s is a duplicate event id",
+            each._meta.verbose_name,
+            each.event_id,
+            record.event_id,
+        )
+        _notify(each, DeliveryStatus.DUPLICATE)
     if status == DeliveryStatus.PENDING and on_retry is not None:
         on_retry(record, fields["next_attempt_at"])
     return status

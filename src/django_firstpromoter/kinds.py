@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import QuerySet
 from django.dispatch import Signal
 
 from django_firstpromoter import protocol, signals
@@ -37,6 +38,10 @@ class Kind:
     model: type[TrackedEvent]
     reward_links: Callable[[Any], dict[str, Any]] | None = None
     """Where the rewards of this kind's answers belong; None: it has none."""
+    dependents: Callable[[Any], QuerySet[Any]] | None = None
+    """The records about one of this kind that are sent after it (a sale's refunds):
+    when it turns out a duplicate, those still waiting are settled with it, unsent,
+    since FirstPromoter would apply them to another's event."""
 
     def params(self, record: TrackedEvent, config: Config) -> dict[str, Any]:
         return protocol.request_params(
@@ -59,7 +64,12 @@ class Kind:
 
 KINDS: tuple[Kind, ...] = (
     Kind("signup", Signup),
-    Kind("sale", Sale, reward_links=lambda sale: {"sale": sale}),
+    Kind(
+        "sale",
+        Sale,
+        reward_links=lambda sale: {"sale": sale},
+        dependents=lambda sale: Refund.objects.filter(sale_id=sale.pk),
+    ),
     Kind(
         "refund", Refund, reward_links=lambda refund: {"sale_id": refund.sale_id, "refund": refund}
     ),

@@ -10,10 +10,12 @@ sale's admin page for a person to settle.
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from django.utils import timezone
 
 from django_firstpromoter.models import Sale
+from django_firstpromoter.money import format_money
 from django_firstpromoter.statuses import DeliveryStatus
 
 logger = logging.getLogger("django_firstpromoter")
@@ -41,6 +43,17 @@ COMPARED = (
 the time of each save."""
 
 
+DERIVED = ("amount_minor", "mrr_minor")
+"""Compared, since they are what was sent, but told as the amounts they come from."""
+
+
+def shown(value: object, currency: str) -> str:
+    """A value as a person reads it in the admin: 20.00 USD, 'SUMMER', None."""
+    if isinstance(value, Decimal):
+        return format_money(value, currency)
+    return repr(value)
+
+
 def apply_later_answer(stored: Sale, answer: Sale) -> Sale:
     """``stored`` brought up to ``answer`` while it is unsent (pending, never
     attempted); otherwise ``stored`` as it is, the difference logged at WARNING and
@@ -63,7 +76,11 @@ def apply_later_answer(stored: Sale, answer: Sale) -> Sale:
         for name, (_, new) in changed.items():
             setattr(stored, name, new)
         return stored
-    text = "; ".join(f"{name}: {old!r} → {new!r}" for name, (old, new) in changed.items())
+    text = "; ".join(
+        f"{name}: {shown(old, stored.currency)} → {shown(new, answer.currency)}"
+        for name, (old, new) in changed.items()
+        if name not in DERIVED
+    )
     rows.update(order_changed_at=now, order_changes=text)
     stored.order_changed_at, stored.order_changes = now, text
     logger.warning(

@@ -11,11 +11,9 @@ the transaction of a shop that runs its views in one (``ATOMIC_REQUESTS``).
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
 from django.http import HttpRequest
 
 from django_firstpromoter.conf import raw_settings
@@ -47,17 +45,6 @@ def report_order(order: Any, request: HttpRequest | None) -> Sale | None:
         return track_sale(orders.sale_data(order), order=order)
 
 
-# replaced by django_firstpromoter.refundable once main has it
-def refundable(sale: Sale) -> Decimal:
-    """What is left of ``sale``'s amount after the refunds recorded against it."""
-    refunded = (
-        Refund.objects.filter(sale=sale)
-        .exclude(status__in=["ignored", "duplicate"])
-        .aggregate(total=Sum("amount"))["total"]
-    )
-    return Decimal(sale.amount) - (refunded or Decimal(0))
-
-
 def order_sale(order: Any) -> Sale | None:
     """The one sale recorded for ``order``; None when there is none (the order was
     placed before the app was installed, or was worth nothing), or several, which
@@ -67,6 +54,7 @@ def order_sale(order: Any) -> Sale | None:
 
 
 def _refund(order: Any, make: Any, why: str) -> Refund | None:
+    from django_firstpromoter import refundable
     from django_firstpromoter.refunds import track_refund
 
     sale = order_sale(order)
