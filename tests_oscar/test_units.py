@@ -257,3 +257,10 @@ def test_an_unregistered_model_has_no_page_of_its_own() -> None:
         assert order_urls.url_for(Order(number="1")) is None
     finally:
         restore_order_page()
+
+
+def test_the_shops_settings_pass_every_check_with_no_order_model() -> None:
+    from django.conf import settings
+
+    assert "ORDER_MODEL" not in settings.FIRSTPROMOTER
+    assert [m for m in run_checks() if m.id and m.id.startswith("firstpromoter.")] == []
