@@ -180,3 +180,18 @@ def test_a_failed_write_of_ours_leaves_the_shops_transaction_usable(
     assert Sale.objects.count() == 0
     assert OrderReferral.objects.get().ref_id == "alice"
     assert "no_such_table" in caplog.text
+
+
+def test_a_customer_with_an_account_is_sent_with_their_uid(
+    client, product, sandbox, django_user_model
+):
+    user = django_user_model.objects.create_user("grace", "grace@example.com", "password")
+    client.force_login(user)
+    visit(client, "bob")
+
+    place_order(client, product, guest=False)
+
+    sale = Sale.objects.get()
+    assert (sale.email, sale.uid) == ("grace@example.com", str(user.pk))
+    [sent] = sandbox.sales
+    assert (sent.email, sent.uid, sent.promoter) == ("grace@example.com", str(user.pk), "bob")
