@@ -34,8 +34,9 @@ def place_order(
     email: str = "buyer@example.com",
     guest: bool = True,
 ) -> Any:
-    """Basket, voucher, guest email (unless signed in, ``guest=False``), shipping address and method, preview, place order;
-    the order placed (the thank-you page was shown)."""
+    """Basket, voucher, guest email (``guest=False``: signed in already), shipping
+    address and method, preview, place order; the order placed (the thank-you page
+    was shown)."""
     response = client.post(reverse("basket:add", kwargs={"pk": product.pk}), {"quantity": quantity})
     assert response.status_code == 302, response
     if voucher:
