@@ -15,7 +15,7 @@ DOCS_STAMP := $(VENV)/.installed-docs
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
-	$(BIN)/python -m pip install --quiet --group test --group lint hatchling '$(DJANGO)' requests
+	$(BIN)/python -m pip install --quiet --group test --group lint --group oscar hatchling '$(DJANGO)' requests
 	touch $(STAMP)
 
 # The tests import the package as a user's project would: built by the wheel's own
@@ -76,12 +76,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src tests bench
+	$(BIN)/mypy src tests bench tests_oscar
 
 test: lint typecheck package
 	$(BIN)/python -m django --version
 	# coverage starts before pytest, so the package imported by our pytest plugin is counted.
 	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
+	# django_firstpromoter.contrib.oscar against a real django-oscar shop, its own settings.
+	$(BIN)/coverage run --append -m pytest -p no:cacheprovider --ds=tests_oscar.settings tests_oscar
 	$(BIN)/coverage report
 
 clean:

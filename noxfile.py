@@ -129,7 +129,7 @@ def package(session: nox.Session) -> None:
     with tarfile.open(sdist) as tf:
         in_sdist = {name.split("/", 1)[1] for name in tf.getnames() if "/" in name}
     wanted = {"pyproject.toml", "LICENSE", "README.md", "noxfile.py", "tests/conftest.py"}
-    for folder in ("tests", "docs"):
+    for folder in ("tests", "tests_oscar", "docs"):
         wanted |= {
             path.relative_to(ROOT).as_posix()
             for path in (ROOT / folder).rglob("*")

@@ -484,17 +484,22 @@ def reward_total(rewards: Iterable[Reward], currency: str) -> str:
 
 
 def order_link(record: Sale | Refund) -> str:
+    from django_firstpromoter.order_urls import url_for
+
     if record.order_content_type is None:
         return "—"
     order = record.order
     if order is None:
         return f"#{record.order_object_id} (deleted)"
     label = str(order)
-    ct = record.order_content_type
-    try:
-        url = reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[record.order_object_id])
-    except NoReverseMatch:
-        return label
+    # A shop framework's own order page (order_urls), else the admin's change form.
+    url = url_for(order)
+    if url is None:
+        ct = record.order_content_type
+        try:
+            url = reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[record.order_object_id])
+        except NoReverseMatch:
+            return label
     return format_html('<a href="{}">{}</a>', url, label)
 
 

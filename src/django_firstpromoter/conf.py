@@ -50,6 +50,10 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_SIGNING_KEY": "",
     "WEBHOOK_SECRET": "",
     "EVENT_ID_PREFIX": "",
+    # Read only by django_firstpromoter.contrib.oscar (docs/shop-frameworks.md).
+    "OSCAR_AMOUNT": "django_firstpromoter.contrib.oscar.amounts.before_tax",
+    "OSCAR_REFUND_STATUSES": ("Refunded", "Cancelled"),
+    "OSCAR_REFUND_EVENT_TYPES": ("refunded",),
 }
 
 NUMBERS = ("TIMEOUT", "MAX_ATTEMPTS", "RETRY_BACKOFF")
@@ -194,6 +198,26 @@ def _number(key: str) -> Rule:
         ),
         f"Give a number above zero; the default is {DEFAULTS[key]}.",
         sends=True,
+    )
+
+
+def is_list_of_names(value: Any) -> bool:
+    return isinstance(value, (list, tuple, set, frozenset)) and all(
+        isinstance(name, str) for name in value
+    )
+
+
+def _names(key: str) -> Rule:
+    # A lone string would be taken letter by letter: "Refunded" as R, e, f...
+    return Rule(
+        "E102",
+        key,
+        lambda raw: (
+            None
+            if is_list_of_names(raw[key])
+            else f"FIRSTPROMOTER['{key}'] is {raw[key]!r}, not a list of names."
+        ),
+        f"Give a list or tuple of strings, e.g. {list(DEFAULTS[key])!r}; [] for none.",
     )
 
 
@@ -371,6 +395,18 @@ RULES: tuple[Rule, ...] = (
         ),
         WEBHOOK_SECRET_HINT,
     ),
+    # Whether OSCAR_AMOUNT imports is contrib.oscar's own check (it needs the registry).
+    Rule(
+        "E101",
+        "OSCAR_AMOUNT",
+        _when(
+            lambda raw: not isinstance(raw["OSCAR_AMOUNT"], str) or not raw["OSCAR_AMOUNT"],
+            "FIRSTPROMOTER['OSCAR_AMOUNT'] is {OSCAR_AMOUNT!r}, not a dotted path.",
+        ),
+        "Point it at a callable(order) -> Decimal, or leave it out for the default, "
+        "django_firstpromoter.contrib.oscar.amounts.before_tax.",
+    ),
+    *(_names("OSCAR_REFUND_STATUSES"), _names("OSCAR_REFUND_EVENT_TYPES")),
     Rule(
         "E019",
         "WEBHOOK_BASIC_AUTH",
