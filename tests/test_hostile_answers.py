@@ -22,12 +22,14 @@ from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 
-from django_firstpromoter import delivery, rewards
+from django_firstpromoter import delivery, lookups, rewards
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.models import Reward, Sale
 from django_firstpromoter.statuses import DeliveryStatus
+from django_firstpromoter.storable import parse_json
 from tests.conftest import V2_URL, firstpromoter
 from tests.hostile import any_body, any_headers, any_status, rolled_back
+from tests.test_commissions import LIST
 
 pytestmark = pytest.mark.django_db
 examples = settings(
@@ -243,3 +245,61 @@ def test_an_answer_a_database_still_refuses_is_settled_without_it(
     [attempt] = sale.attempts.all()
     assert "could not be stored (DataError)" in attempt.error
     assert attempt.response_body == ""
+
+
+# The admin API's answers, to a look-up by event id
+
+
+def unknown_rewards_sale() -> Sale:
+    sale = new_sale()
+    Sale.objects.filter(pk=sale.pk).update(
+        status=DeliveryStatus.TRACKED, tracked_at=timezone.now(), rewards_unknown=True
+    )
+    return sale
+
+
+def answer_list_with(
+    mocked: responses.RequestsMock, status: int, body: bytes, headers: Any
+) -> None:
+    mocked.reset()
+    mocked.add(responses.GET, LIST, status=status, body=body, headers=headers)
+
+
+@pytest.mark.slow
+@examples
+@given(status=any_status, body=any_body, headers=any_headers)
+def test_any_admin_answer_to_a_look_up_is_kept_or_left_for_later(
+    status: int, body: bytes, headers: dict[str, str], mocked: responses.RequestsMock, admin: Client
+) -> None:
+    answer_list_with(mocked, status, body, headers)
+    with firstpromoter(RETRY_BACKOFF=60), rolled_back():
+        sale = unknown_rewards_sale()
+        wait = lookups.follow_up(get_config())
+        sale.refresh_from_db()
+        # Looked up (whatever it found), or left to look up after a wait.
+        assert (wait == 0.0) != sale.rewards_unknown
+        assert wait == 0.0 or wait >= 60
+        assert_pages_answer(admin, sale)
+
+
+@pytest.mark.parametrize(
+    "status,body,expected", UNSTORABLE_ANSWERS.values(), ids=UNSTORABLE_ANSWERS
+)
+def test_a_commission_no_column_holds_is_stored_cleaned(
+    status: int, body: bytes, expected: str, mocked: responses.RequestsMock, admin: Client
+) -> None:
+    parsed = parse_json(body)
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("commissions"), list):
+        pytest.skip("not a list of commissions")
+    listed = [
+        {**item, "event_id": "evt-1"} for item in parsed["commissions"] if isinstance(item, dict)
+    ]
+    # Re-encoded with what made it unstorable kept: NaN stays NaN, a NUL stays a NUL.
+    answer_list_with(mocked, 200, json.dumps(listed, allow_nan=True).encode(), {})
+    sale = unknown_rewards_sale()
+    assert lookups.follow_up(get_config()) == 0.0
+    sale.refresh_from_db()
+    assert not sale.rewards_unknown
+    for reward in Reward.objects.all():
+        assert "\x00" not in reward.status + reward.promoter_email
+    assert_pages_answer(admin, sale)
