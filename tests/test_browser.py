@@ -111,6 +111,19 @@ def buy(page: Any, shop: str, plan: str, email: str) -> None:
     page.get_by_role("button", name="Pay").click()
 
 
+def referred_purchase(page: Any, shop: str, sandbox: Sandbox, email: str) -> Any:
+    """A Starter plan bought through alice's link with FirstPromoter up; the sale as
+    the sandbox recorded it."""
+    from playwright.sync_api import expect
+
+    sandbox.faults.update({"error_rate": 0.0})
+    page.goto(f"{shop}/?fpr=alice")
+    buy(page, shop, "Starter", email)
+    expect(page.locator(".reward")).to_contain_text("alice")
+    (sale,) = [event for event in sandbox.sales if event.email == email]
+    return sale
+
+
 def sale_row(page: Any, event_id: str) -> Any:
     return page.locator("#result_list tbody tr", has_text=event_id)
 
@@ -213,11 +226,8 @@ def test_a_webhook_from_firstpromoter_changes_the_rewards_status_in_the_admin(
 ) -> None:
     from playwright.sync_api import expect
 
-    sandbox.faults.update({"error_rate": 0.0})
-    page.goto(f"{shop}/?fpr=alice")
-    buy(page, shop, "Starter", "approved-later@example.com")
+    sale = referred_purchase(page, shop, sandbox, "approved-later@example.com")
     expect(page.locator(".reward")).to_contain_text("(approved)")
-    (sale,) = [event for event in sandbox.sales if event.email == "approved-later@example.com"]
 
     def deliver(event_id: str, authorization: str) -> int:
         body = {
@@ -261,11 +271,7 @@ def test_an_operator_refreshes_and_approves_a_commission_behind_a_confirmation(
 ) -> None:
     from playwright.sync_api import expect
 
-    sandbox.faults.update({"error_rate": 0.0})
-    page.goto(f"{shop}/?fpr=alice")
-    buy(page, shop, "Starter", "to-approve@example.com")
-    expect(page.locator(".reward")).to_contain_text("alice")
-    (sale,) = [event for event in sandbox.sales if event.email == "to-approve@example.com"]
+    sale = referred_purchase(page, shop, sandbox, "to-approve@example.com")
     (commission,) = [c for c in sandbox.commissions() if c.event_id == sale.event_id]
     # FirstPromoter's review puts it back to pending, and no webhook says so.
     sandbox.set_commission(commission.id, status="pending")
