@@ -24,7 +24,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from django_firstpromoter.conf import get_config
-from django_firstpromoter.models import Sale
+from django_firstpromoter.models import Reward, Sale
 from django_firstpromoter.sandbox import Sandbox, cli
 from django_firstpromoter.statuses import DeliveryStatus
 from tests.ports import free_port
@@ -472,3 +472,29 @@ def test_reconcile_fixes_what_changed_behind_the_apps_back_and_a_second_run_noth
     with pytest.raises(CommandError):
         call_command("firstpromoter_reconcile", stdout=again)
     assert "0 rewards updated, 0 created, 0 deleted" in again.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_denying_more_than_five_from_the_admin_is_a_batch_the_refresh_then_shows(
+    sandbox, admin_client
+):
+    for i in range(6):
+        paid_order(f"denied{i}@example.com", tid=visit(sandbox))
+    rewards = list(Reward.objects.order_by("pk"))
+    assert len(rewards) == 6
+    url = "/admin/django_firstpromoter/reward/"
+    picked = {"_selected_action": [reward.pk for reward in rewards]}
+    confirm = admin_client.post(url, {"action": "deny_rewards", **picked})
+    assert "these 6 commissions" in confirm.content.decode()
+    assert {c.status for c in sandbox.commissions()} != {"denied"}
+
+    done = admin_client.post(url, {"action": "deny_rewards", "post": "yes", **picked}, follow=True)
+    (text,) = [str(message) for message in done.context["messages"]]
+    assert "took the 6 commissions as a batch (pending)" in text
+    refreshed = admin_client.post(
+        url, {"action": "refresh_from_firstpromoter", **picked}, follow=True
+    )
+    (refresh_text,) = [str(message) for message in refreshed.context["messages"]]
+    assert "status approved → denied" in refresh_text
+    assert set(Reward.objects.values_list("status", flat=True)) == {"denied"}
+    assert {c.status for c in sandbox.commissions()} == {"denied"}

@@ -14,6 +14,7 @@ import pytest
 from django.core import checks
 
 from django_firstpromoter.models import WebhookEvent
+from django_firstpromoter.statuses import RewardSource
 from tests.conftest import firstpromoter
 from tests.test_webhooks import SECRET, commission_event, post, reward, status_of
 
@@ -128,3 +129,9 @@ def test_nothing_set_with_the_url_routed_is_a_warning():
         assert "firstpromoter.W004" in {message.id for message in checks.run_checks()}
     with firstpromoter(WEBHOOK_SECRET="", WEBHOOK_BASIC_AUTH=BASIC):
         assert "firstpromoter.W004" not in {message.id for message in checks.run_checks()}
+
+
+def test_an_applied_event_confirms_the_reward_by_webhook(client, reward):
+    post(client, commission_event())
+    reward.refresh_from_db()
+    assert reward.confirmed_by == RewardSource.WEBHOOK and reward.confirmed_at is not None

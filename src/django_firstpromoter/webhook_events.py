@@ -13,10 +13,12 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from django_firstpromoter import signals
 from django_firstpromoter.models import Reward, WebhookEvent
 from django_firstpromoter.notify import send_robust
+from django_firstpromoter.statuses import RewardSource
 from django_firstpromoter.storable import MAX_BIGINT, storable_moment
 
 #: Those whose ``data`` is the commission as it now is. ``commission.deleted`` is kept
@@ -111,7 +113,10 @@ def apply_commission(event: WebhookEvent) -> None:
     reward.status = previous_status if status is None else status
     reward.paid = previous_paid if paid is None else paid
     reward.firstpromoter_updated_at = happened_at or last
-    reward.save(update_fields=["status", "paid", "firstpromoter_updated_at"])
+    reward.confirmed_at, reward.confirmed_by = timezone.now(), RewardSource.WEBHOOK
+    reward.save(
+        update_fields=["status", "paid", "firstpromoter_updated_at", "confirmed_at", "confirmed_by"]
+    )
     event.applied = True
     changes = [
         f"{name} {old} → {new}"

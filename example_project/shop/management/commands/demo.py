@@ -105,7 +105,7 @@ class Command(BaseCommand):
             f"     (user {username!r}, password {password!r}: for this demo only),\n"
             f"     {where}.\n"
             f"  4. In {shop}/admin/django_firstpromoter/reward/ select alice's reward and run\n"
-            "     \"Approve commission\" (it asks first), then \"Refresh from FirstPromoter\":\n"
+            '     "Approve commission" (it asks first), then "Refresh from FirstPromoter":\n'
             "     the reward says FirstPromoter approved it.\n"
             "Ctrl-C stops it all.\n"
         )
