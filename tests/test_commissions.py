@@ -87,7 +87,7 @@ def test_every_page_is_read_until_one_is_not_full(mocked, spec):
     mocked.get(LIST, json=[commission(999)])
     since, until = datetime.date(2026, 11, 1), datetime.date(2026, 11, 30)
     found = [
-        each for page in commissions.created_between(get_config(), since, until) for each in page
+        each for _, page in commissions.created_between(get_config(), since, until) for each in page
     ]
     assert len(found) == 2 * PER_PAGE + 1
     assert [query(call)["page"] for call in mocked.calls] == [["1"], ["2"], ["3"]]

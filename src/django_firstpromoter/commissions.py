@@ -57,18 +57,20 @@ def call(
     return answer
 
 
-def pages(config: Config, **query: Any) -> Iterator[tuple[Commission, ...]]:
+def pages(
+    config: Config, start: int = 1, **query: Any
+) -> Iterator[tuple[int, tuple[Commission, ...]]]:
     """Each page of ``GET /commissions`` for ``query`` (``protocol.commission_query``'s
-    arguments), until a page that is not full."""
-    for page in range(1, MAX_PAGES + 1):
+    arguments), with its number, from page ``start`` until a page that is not full."""
+    for page in range(start, MAX_PAGES + 1):
         found = call(config, "GET", "/commissions", commission_query(page=page, **query))
-        yield found.commissions
+        yield page, found.commissions
         if len(found.commissions) < PER_PAGE:
             return
 
 
 def listed(config: Config, **query: Any) -> list[Commission]:
-    return [each for page in pages(config, **query) for each in page]
+    return [each for _, page in pages(config, **query) for each in page]
 
 
 def for_event(config: Config, event_id: str) -> list[Commission]:
@@ -88,9 +90,9 @@ def by_ids(config: Config, ids: Iterable[int]) -> list[Commission]:
 
 
 def created_between(
-    config: Config, since: datetime.date | None, until: datetime.date | None
-) -> Iterator[tuple[Commission, ...]]:
-    return pages(config, created_from=since, created_to=until)
+    config: Config, since: datetime.date | None, until: datetime.date | None, start: int = 1
+) -> Iterator[tuple[int, tuple[Commission, ...]]]:
+    return pages(config, start, created_from=since, created_to=until)
 
 
 def act(config: Config, action: str, ids: Iterable[int]) -> AdminAnswer:

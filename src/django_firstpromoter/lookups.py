@@ -15,10 +15,9 @@ from django.utils import timezone
 
 from django_firstpromoter import commissions, webhook_events
 from django_firstpromoter.conf import Config
-from django_firstpromoter.kinds import kind_of
 from django_firstpromoter.models import DELETED, MoneyEvent, Refund, Reward, Sale, WebhookEvent
 from django_firstpromoter.protocol import PER_PAGE
-from django_firstpromoter.rewards import keep, store_rewards
+from django_firstpromoter.rewards import keep, store_rewards_of
 from django_firstpromoter.statuses import DeliveryStatus, RewardSource
 
 logger = logging.getLogger("django_firstpromoter")
@@ -31,9 +30,7 @@ def look_up(config: Config, record: MoneyEvent, source: str = RewardSource.LOOKU
     """Store the commissions FirstPromoter has for ``record``'s event id; how many.
     Raises ``commissions.AdminError`` when the admin API fails."""
     found = commissions.for_event(config, record.event_id)
-    links = kind_of(record).reward_links
-    assert links is not None  # sales and refunds have rewards
-    store_rewards(found, source, **links(record))
+    store_rewards_of(record, found, source)
     type(record)._default_manager.filter(pk=record.pk).update(rewards_unknown=False)
     record.rewards_unknown = False
     webhook_events.apply_waiting([each.reward.firstpromoter_id for each in found])

@@ -21,10 +21,9 @@ from django.utils import timezone
 
 from django_firstpromoter import commissions
 from django_firstpromoter.conf import Config
-from django_firstpromoter.kinds import kind_of
 from django_firstpromoter.models import DELETED, Refund, Reward, Sale
-from django_firstpromoter.protocol import PER_PAGE, Commission, commission_query
-from django_firstpromoter.rewards import record_for, store_rewards
+from django_firstpromoter.protocol import Commission
+from django_firstpromoter.rewards import links_of, record_for, store_rewards_of
 from django_firstpromoter.statuses import DeliveryStatus, RewardSource
 from django_firstpromoter.webhook_events import apply_waiting
 
@@ -77,19 +76,13 @@ def reconcile(
     summary = Summary()
     seen: set[str] = set()
     seen_ids: set[int] = set()
-    page = start_page
-    while True:
-        query = commission_query(created_from=since, created_to=until, page=page)
-        found = commissions.call(config, "GET", "/commissions", query).commissions
+    for page, found in commissions.created_between(config, since, until, start_page):
         with transaction.atomic():
             seen |= reconcile_page(config, found, summary)
         seen_ids |= {each.reward.firstpromoter_id for each in found if each.reward.firstpromoter_id}
         summary.pages += 1
         if on_page is not None:
             on_page(page)
-        if len(found) < PER_PAGE:
-            break
-        page += 1
     # What no page listed is known only once every page was read in this run.
     if start_page == 1:
         summary.deleted = mark_deleted(since, until, seen_ids)
@@ -110,16 +103,13 @@ def reconcile_page(config: Config, found: tuple[Commission, ...], summary: Summa
         if record is None:
             summary.unknown += 1
             continue
-        reward_links = kind_of(record).reward_links
-        assert reward_links is not None  # sales and refunds have rewards
-        links = reward_links(record)
         before = known.get(commission.reward.firstpromoter_id)
-        after = Reward(**links, **commission.model_fields())
+        after = Reward(**links_of(record), **commission.model_fields())
         if before is None:
             summary.created += 1
         elif any(getattr(before, name) != getattr(after, name) for name in COMPARED):
             summary.updated += 1
-        store_rewards([commission], RewardSource.RECONCILE, **links)
+        store_rewards_of(record, [commission], RewardSource.RECONCILE)
     apply_waiting(ids)
     return {each.event_id for each in found}
 

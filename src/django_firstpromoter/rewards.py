@@ -66,15 +66,25 @@ def record_for(config: Config, commission: Commission) -> MoneyEvent | None:
     )
 
 
+def links_of(record: MoneyEvent) -> dict[str, Any]:
+    """Where the rewards of a sale or a refund belong (``Kind.reward_links``)."""
+    links = kind_of(record).reward_links
+    assert links is not None  # sales and refunds have rewards
+    return links(record)
+
+
+def store_rewards_of(record: MoneyEvent, found: Iterable[Reported], source: str) -> None:
+    store_rewards(found, source, **links_of(record))
+
+
 def keep(config: Config, found: Iterable[Commission], source: str) -> list[Commission]:
     """Store each commission that is for one of our events, as its reward; the others
     (not ours), returned."""
     others = []
     for commission in found:
         record = record_for(config, commission)
-        links = None if record is None else kind_of(record).reward_links
-        if record is None or links is None:
+        if record is None:
             others.append(commission)
-            continue
-        store_rewards([commission], source, **links(record))
+        else:
+            store_rewards_of(record, [commission], source)
     return others
