@@ -76,7 +76,8 @@ def test_it_brings_every_row_up_to_date_and_a_second_run_changes_nothing(mocked,
     assert rows[3].status == "deleted"
     assert 5 not in rows
     query = parse_qs(urlsplit(mocked.calls[0].request.url).query)
-    assert query["filters[created_at][from]"] == ["2026-11-01"]
+    # A day more on each side: FirstPromoter reads dates in the account's time zone.
+    assert query["filters[created_at][from]"] == ["2026-10-31"]
 
     out = io.StringIO()
     with pytest.raises(CommandError):

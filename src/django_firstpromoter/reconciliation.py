@@ -76,7 +76,12 @@ def reconcile(
     summary = Summary()
     seen: set[str] = set()
     seen_ids: set[int] = set()
-    for page, found in commissions.created_between(config, since, until, start_page):
+    # FirstPromoter reads the dates in the account's time zone, this app in UTC: a day
+    # more on each side, so that no commission of the period (in UTC) goes unlisted
+    # and its reward is never taken for deleted.
+    day = datetime.timedelta(days=1)
+    listed = commissions.created_between(config, since - day, until + day, start_page)
+    for page, found in listed:
         with transaction.atomic():
             seen |= reconcile_page(config, found, summary)
         seen_ids |= {each.reward.firstpromoter_id for each in found if each.reward.firstpromoter_id}
