@@ -654,7 +654,7 @@ def test_a_webhook_changes_the_status_in_the_admin_and_a_forged_one_does_not(adm
     assert listed() == [("approved", True)]
     page = admin_client.get(REWARDS)
     assertContains(page, '<td class="field-status">approved</td>', html=True)
-    assertContains(page, 'alt="True"')
+    assertContains(page, '<td class="field-paid_words">paid</td>', html=True)
 
 
 def test_the_events_admin_shows_payloads_escaped_and_allows_no_edits(admin_client, reward):

@@ -6,6 +6,7 @@ a promoter called ``<script>`` is shown, never run.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 from collections import Counter
@@ -15,23 +16,24 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import model_ngettext
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from django_firstpromoter import commissions, lookups
+from django_firstpromoter import commissions, lookups, overview
 from django_firstpromoter.conf import Config, get_config
 from django_firstpromoter.delivery import deliver_each, settled_attempts
 from django_firstpromoter.kinds import kind_of
 from django_firstpromoter.models import (
     Attempt,
     Cancellation,
+    Overview,
     Refund,
     Reward,
     Sale,
@@ -56,6 +58,9 @@ BADGE_COLOURS: dict[str, str] = {
 }
 logger = logging.getLogger("django_firstpromoter")
 
+SEND_AT_ONCE = 10
+""""Retry now" sends this many at once, in the admin's request; the rest are made
+due for the worker (or queued as tasks)."""
 RETRYABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.IGNORED)
 # Not a duplicate: sent again, its 409 would read as our own earlier call's, and
 # count as tracked a sale FirstPromoter never counted.
@@ -198,8 +203,85 @@ class DeliveryAdmin(admin.ModelAdmin):
         )
 
     def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[type[Any]]:
-        # The kind's attempts, last: what was tried, under what it brought.
-        return [*super().get_inlines(request, obj), self.attempt_inline]
+        # The kind's attempts, last: what was tried, under what it brought. An inline
+        # with nothing to list is left out rather than shown as bare headers.
+        inlines = [*super().get_inlines(request, obj), self.attempt_inline]
+        if obj is None:
+            return inlines
+        return [inline for inline in inlines if inline_rows(inline, obj).exists()]
+
+    # The last response, raw JSON, after the rewards and attempts, folded: the story
+    # first, the wire last.
+    change_form_template = "admin/django_firstpromoter/record_change_form.html"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        record = self.get_object(request, object_id)
+        extra = {"last_response": self.last_response(record) if record is not None else ""}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # No red button on a record's view-only page: what was sent stays on record.
+        # Deleting selected rows from the list is still the permission's to allow.
+        return obj is None and super().has_delete_permission(request, obj)
+
+    @admin.display(description=_("in short"))
+    def summary(self, record: TrackedEvent) -> str:
+        """The record's story in one sentence, before its fields."""
+        attempts = ngettext("%d attempt", "%d attempts", record.attempt_count) % (
+            record.attempt_count
+        )
+        status = DeliveryStatus(record.status)
+        if status == DeliveryStatus.TRACKED:
+            text = _("Tracked on %(when)s after %(attempts)s") % {
+                "when": moment(record.tracked_at),
+                "attempts": attempts,
+            }
+        elif status == DeliveryStatus.PENDING:
+            text = _("Waiting to be sent, due at %(when)s (%(attempts)s so far)") % {
+                "when": moment(record.next_attempt_at),
+                "attempts": attempts,
+            }
+        else:
+            text = _("%(status)s after %(attempts)s") % {
+                "status": status.label,
+                "attempts": attempts,
+            }
+        earned = [
+            _("%(promoter)s earned %(amount)s (%(status)s)")
+            % {
+                "promoter": reward.promoter_email or reward.promoter_id or "?",
+                "amount": reward.amount_display,
+                "status": reward.status or "—",
+            }
+            for reward in getattr(record, "rewards", Reward.objects.none()).all()
+        ]
+        return "; ".join([str(text), *map(str, earned)]) + "."
+
+    @admin.display(description=_("next attempt at"))
+    def next_attempt(self, record: TrackedEvent) -> str:
+        # Only a pending record has one: a sending record's is its lease's end, and a
+        # settled one's is left over from its last claim.
+        if record.status != DeliveryStatus.PENDING:
+            return "—"
+        return moment(record.next_attempt_at)
+
+    @admin.display(description=_("tracked at"))
+    def tracked(self, record: TrackedEvent) -> str:
+        return moment(record.tracked_at)
+
+    @admin.display(description=_("recorded at"))
+    def recorded(self, record: TrackedEvent) -> str:
+        return moment(record.recorded_at)
+
+    @admin.display(description=_("updated at"))
+    def updated(self, record: TrackedEvent) -> str:
+        return moment(record.updated_at)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -257,8 +339,14 @@ class DeliveryAdmin(admin.ModelAdmin):
                 updated_at=now,
                 attempt_count=settled_attempts(self.model),
             )
-            on_retry = strategy_for(config).retry_due
-            deliver_each(self.model, retry, config, results, on_retry=on_retry)
+            strategy = strategy_for(config)
+            # A few are sent now, for the operator to see; the rest are due now, for
+            # the worker or their tasks: the admin's request never waits on dozens
+            # of calls.
+            now_pks, later = retry[:SEND_AT_ONCE], retry[SEND_AT_ONCE:]
+            deliver_each(self.model, now_pks, config, results, on_retry=strategy.retry_due)
+            for pk in later:
+                strategy.made_due(self.model, pk)
         except Exception as exc:
             # The limiter's cache or the database down, say: the operator is told what
             # happened instead of shown a server error. What was not sent is due.
@@ -272,7 +360,14 @@ class DeliveryAdmin(admin.ModelAdmin):
             }
             self.message_user(request, text, messages.ERROR)
             return
-        self.message_user(request, retry_message(self.model._meta, results, left), messages.SUCCESS)
+        text = retry_message(self.model._meta, results, left)
+        if later:
+            text += " " + ngettext(
+                "%d more is due now: the worker sends it.",
+                "%d more are due now: the worker sends them.",
+                len(later),
+            ) % len(later)
+        self.message_user(request, text, messages.SUCCESS)
 
     @admin.action(description=_("Don't send"), permissions=["change"])
     def ignore(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
@@ -296,12 +391,30 @@ class DeliveryAdmin(admin.ModelAdmin):
 DELIVERY_FIELDS = (
     "api_version",
     "attempt_count",
-    "next_attempt_at",
-    "tracked_at",
-    "recorded_at",
-    "updated_at",
-    "last_response",
+    "next_attempt",
+    "tracked",
+    "recorded",
+    "updated",
 )
+TIMES = ("summary", "next_attempt", "tracked", "recorded", "updated")
+
+
+def moment(value: datetime.datetime | None) -> str:
+    """A time to the second, in the current time zone: two attempts a second apart
+    must not read the same."""
+    if value is None:
+        return "—"
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def inline_rows(inline: type[Any], obj: Any) -> QuerySet[Any]:
+    """What ``inline`` lists for ``obj``: the rows of its model that point at it."""
+    link = inline.fk_name or next(
+        field.name
+        for field in inline.model._meta.get_fields()
+        if field.many_to_one and field.related_model is type(obj)
+    )
+    return inline.model._default_manager.filter(**{link: obj})
 
 
 class MoneyEventAdmin(DeliveryAdmin):
@@ -345,7 +458,16 @@ class MoneyEventAdmin(DeliveryAdmin):
 
 def money_fieldsets(links: list[str], sent: list[str]) -> list[Any]:
     """A sale's or a refund's page: what it is, how its delivery went, what was sent."""
-    head = ["event_id", "status_badge", *links, "amount_display", "email", "uid", "last_error"]
+    head = [
+        "summary",
+        "event_id",
+        "status_badge",
+        *links,
+        "amount_display",
+        "email",
+        "uid",
+        "last_error",
+    ]
     return [
         (None, {"fields": head}),
         (_("Delivery"), {"fields": DELIVERY_FIELDS}),
@@ -359,15 +481,33 @@ def money_list(link: str) -> tuple[str, ...]:
     return (*columns, "reward_total", link, "recorded_at")
 
 
+class OrderChangedFilter(admin.SimpleListFilter):
+    """The sales whose order changed after they were reported: a person settles each."""
+
+    title = _("order changed after it was reported")
+    parameter_name = "order_changed"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", str(_("Yes"))), ("no", str(_("No")))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(order_changed_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(order_changed_at__isnull=True)
+        return queryset
+
+
 @admin.register(Sale)
 class SaleAdmin(MoneyEventAdmin):
     records = "sales"
     list_display = money_list("promoter")
+    list_filter = [*DeliveryAdmin.list_filter, OrderChangedFilter]
     search_fields = ["event_id", "email", "uid", "rewards__promoter_email"]
     inlines = [SaleRewardInline, RefundInline]
     # The page is view-only (see has_change_permission), so every model field shows
     # read-only already; these are the computed ones the fieldsets use.
-    readonly_fields = ["status_badge", "amount_display", "order_link", "last_response"]
+    readonly_fields = ["status_badge", "amount_display", "order_link", "last_response", *TIMES]
     fieldsets = money_fieldsets(
         ["order_link"],
         [
@@ -420,7 +560,14 @@ class RefundAdmin(MoneyEventAdmin):
     search_fields = ["event_id", "sale_event_id", "email", "uid"]
     list_select_related = ["sale"]
     inlines = [RefundRewardInline]
-    readonly_fields = ["status_badge", "amount_display", "sale_link", "order_link", "last_response"]
+    readonly_fields = [
+        "status_badge",
+        "amount_display",
+        "sale_link",
+        "order_link",
+        "last_response",
+        *TIMES,
+    ]
     fieldsets = money_fieldsets(
         ["sale_link", "order_link"],
         ["amount_minor", "quantity", "sale_event_id", "skip_email_notification", "created_at"],
@@ -439,9 +586,9 @@ class CancellationAdmin(DeliveryAdmin):
     records = "cancellations"
     list_display = ["event_id", "customer", "status_badge", "attempt_count", "recorded_at"]
     search_fields = ["event_id", "email", "uid"]
-    readonly_fields = ["status_badge", "last_response"]
+    readonly_fields = ["status_badge", "last_response", *TIMES]
     fieldsets = [
-        (None, {"fields": ["event_id", "status_badge", "email", "uid", "last_error"]}),
+        (None, {"fields": ["summary", "event_id", "status_badge", "email", "uid", "last_error"]}),
         (_("Delivery"), {"fields": DELIVERY_FIELDS}),
     ]
 
@@ -458,7 +605,7 @@ class SignupAdmin(DeliveryAdmin):
         "recorded_at",
     ]
     search_fields = ["event_id", "email", "uid", "tid", "ref_id"]
-    readonly_fields = ["status_badge", "last_response"]
+    readonly_fields = ["status_badge", "last_response", *TIMES]
     fieldsets = [
         (
             None,
@@ -573,7 +720,7 @@ class RewardAdmin(ViewOnlyAdmin):
         "promoter_email",
         "amount_display",
         "status",
-        "paid",
+        "paid_words",
         "tier",
         "sale_link",
         "created_at",
@@ -607,6 +754,13 @@ class RewardAdmin(ViewOnlyAdmin):
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, reward: Reward) -> str:
         return reward.amount_display
+
+    @admin.display(description=_("paid"), ordering="paid")
+    def paid_words(self, reward: Reward) -> str:
+        # Words, not the admin's bare icons: "?" said nothing of a reward not yet known.
+        if reward.paid is None:
+            return str(_("not known yet"))
+        return str(_("paid") if reward.paid else _("not paid"))
 
     @admin.display(description=_("last confirmed with FirstPromoter"))
     def confirmed(self, reward: Reward) -> str:
@@ -731,3 +885,76 @@ class WebhookEventAdmin(ViewOnlyAdmin):
     @admin.display(description=_("payload"))
     def payload_json(self, event: WebhookEvent) -> str:
         return json_block(event.payload)
+
+
+@admin.register(Overview)
+class OverviewAdmin(ViewOnlyAdmin):
+    """The FirstPromoter overview: is affiliate tracking healthy, without reading rows.
+    For staff who may view sales."""
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.overview_view)
+        # The contract's name, and the one the app index links a model by.
+        return [
+            path("", view, name="django_firstpromoter_overview"),
+            path("", view, name="django_firstpromoter_overview_changelist"),
+        ]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("django_firstpromoter.view_sale"))
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def overview_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        found = overview.build()
+        queues = [
+            (
+                {
+                    "label": str(kind.model._meta.verbose_name_plural).capitalize(),
+                    "url": f"admin:django_firstpromoter_{kind.model._meta.model_name}_changelist",
+                },
+                status.rows(),
+            )
+            for kind, status in found.queues
+        ]
+        waiting = any(status.due_now for _, status in found.queues)
+        last = found.last_attempt_at
+        idle = waiting and (last is None or timezone.now() - last > datetime.timedelta(hours=1))
+
+        def shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [
+                {
+                    **row,
+                    "amount_display": format_amount(
+                        row["amount"] or 0, row["unit"], row["sale__currency"] or ""
+                    ),
+                }
+                for row in rows
+            ]
+
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("FirstPromoter overview"),
+            "app_label_name": self.model._meta.app_config.verbose_name,
+            "opts": self.model._meta,
+            "overview": found,
+            "queues": queues,
+            "first_queue_rows": queues[0][1] if queues else [],
+            "sender_idle": idle,
+            "days": overview.DAYS,
+            "charts": [
+                overview.chart(
+                    str(model._meta.verbose_name_plural).capitalize(),
+                    found.days[model._meta.model_name or ""],
+                )
+                for model in overview.CHARTED
+            ],
+            "commissions_by_status": shown(found.commissions_by_status),
+            "commissions_by_promoter": shown(found.commissions_by_promoter),
+        }
+        return TemplateResponse(
+            request, "admin/django_firstpromoter/overview/overview.html", context
+        )

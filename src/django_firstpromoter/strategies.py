@@ -34,6 +34,10 @@ class Strategy:
     def retry_due(self, record: TrackedEvent, when: datetime.datetime) -> None:
         """Called after an attempt settled ``record`` as pending until ``when``."""
 
+    def made_due(self, model: type[TrackedEvent], pk: int) -> None:
+        """Called for a record a person made due now ("Retry now" on many) and left
+        for the senders: here, and with ``"on_commit"``, ``firstpromoter_deliver``."""
+
 
 class OnCommit(Strategy):
     """``DELIVERY = "on_commit"``: sent in the host's process right after its commit."""
@@ -77,6 +81,9 @@ class TaskQueue(Strategy):
                 model._meta.model_name,
                 pk,
             )
+
+    def made_due(self, model: type[TrackedEvent], pk: int) -> None:
+        self.enqueue(model, pk)
 
     def retry_due(self, record: TrackedEvent, when: datetime.datetime) -> None:
         try:
