@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import responses
 from django.test import Client
+from django.utils.html import escape
 from pytest_django.asserts import assertContains
 
 from django_firstpromoter.models import Cancellation, Refund, Reward, Signup, TrackedEvent
@@ -117,7 +118,9 @@ def test_a_refunds_negative_reward_is_shown_with_the_refund(admin_client: Client
     listing = admin_client.get(f"{ADMIN}/refund/")
     rewards = admin_client.get(f"{ADMIN}/reward/")
 
-    assertContains(listing, '<td class="field-reward_total">-2.00 USD</td>', html=True)
+    assertContains(
+        listing, f'<td class="field-commission">-2.00 USD<br>{escape(PAYLOAD)}</td>', html=True
+    )
     assertContains(
         rewards, f'<a href="{ADMIN}/refund/{refund.pk}/change/">evt-1-refund</a>', html=True
     )

@@ -4,6 +4,7 @@ next attempt only while one is due, no Delete on a view-only page, no empty tabl
 from __future__ import annotations
 
 import datetime
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -145,7 +146,10 @@ def test_the_shops_order_admin_links_to_what_firstpromoter_made_of_the_order(adm
     assert refund is not None
     page = admin_client.get(f"/admin/shop/order/{order.pk}/change/").content.decode()
     assert f'href="/admin/django_firstpromoter/sale/{sale.pk}/change/"' in page
-    assert f"sale {sale.event_id}</a>: 20.00 USD, Pending" in page
+    assert (
+        f'Sale <a href="/admin/django_firstpromoter/sale/{sale.pk}/change/">{sale.event_id}</a>'
+        ": 20.00 USD, Pending" in page
+    )
     assert f'href="/admin/django_firstpromoter/refund/{refund.pk}/change/"' in page
     listing = admin_client.get("/admin/shop/order/").content.decode()
     assert f'<a href="/admin/django_firstpromoter/sale/{sale.pk}/change/">Pending</a>' in listing
@@ -169,3 +173,139 @@ def test_the_last_response_comes_folded_after_the_rewards_and_attempts(admin_cli
     folded = page.index('<details class="fp-last-response')
     assert page.index('id="rewards-group"') < page.index('id="attempts-group"') < folded
     assert "&quot;id&quot;: 1" in page[folded:]
+
+
+def test_the_last_request_is_folded_beside_the_last_response(admin_client):
+    sale = tracked_sale()
+    SaleAttempt.objects.filter(sale=sale).update(request_params={"event_id": "evt-1"})
+    page = page_of(admin_client, sale)
+    folded = page.index('<details class="fp-last-request')
+    assert folded < page.index('<details class="fp-last-response')
+    assert "&quot;event_id&quot;: &quot;evt-1&quot;" in page[folded:]
+
+
+def customer_records(uid: str = "cus_1") -> tuple[Sale, Any]:
+    from django_firstpromoter.models import Cancellation
+
+    sale = tracked_sale()
+    Sale.objects.filter(pk=sale.pk).update(uid=uid, email="b@example.com")
+    sale.refresh_from_db()
+    cancellation = Cancellation.objects.create(
+        event_id="sub-1", uid=uid, email="other@example.com", api_version=2
+    )
+    return sale, cancellation
+
+
+def test_a_sale_and_its_customers_cancellation_link_to_each_other(admin_client):
+    sale, cancellation = customer_records()
+    # Someone else's, by the same email but another uid: not theirs.
+    Sale.objects.create(
+        event_id="evt-other",
+        amount=1,
+        amount_minor=100,
+        uid="cus_2",
+        email="b@example.com",
+        api_version=2,
+    )
+    assert (
+        f'<a href="/admin/django_firstpromoter/cancellation/{cancellation.pk}/change/">sub-1</a>'
+        in page_of(admin_client, sale)
+    )
+    page = admin_client.get(
+        f"/admin/django_firstpromoter/cancellation/{cancellation.pk}/change/"
+    ).content.decode()
+    assert f'<a href="/admin/django_firstpromoter/sale/{sale.pk}/change/">evt-1</a>' in page
+    assert "evt-other" not in page
+
+
+def test_a_customer_without_uid_is_matched_by_email(admin_client):
+    from django_firstpromoter.models import Cancellation
+
+    sale = Sale.objects.create(
+        event_id="evt-1", amount=1, amount_minor=100, email="b@example.com", api_version=2
+    )
+    Cancellation.objects.create(event_id="sub-1", email="b@example.com", api_version=2)
+    Cancellation.objects.create(event_id="sub-2", email="c@example.com", api_version=2)
+    page = page_of(admin_client, sale)
+    assert ">sub-1</a>" in page
+    assert "sub-2" not in page
+
+
+def test_past_five_linked_records_the_rest_is_one_link_to_the_filtered_list(admin_client):
+    from django_firstpromoter.models import Cancellation
+
+    sale, _ = customer_records()
+    for n in range(2, 7):
+        Cancellation.objects.create(event_id=f"sub-{n}", uid="cus_1", api_version=2)
+    page = page_of(admin_client, sale)
+    assert len(re.findall(r"/cancellation/\d+/change/", page)) == 5
+    assert '<a href="/admin/django_firstpromoter/cancellation/?q=cus_1">all of them</a>' in page
+    listing = admin_client.get("/admin/django_firstpromoter/cancellation/?q=cus_1")
+    assert listing.context["cl"].result_count == 6
+
+
+def test_rewards_and_webhook_events_link_both_ways(admin_client):
+    from django_firstpromoter.models import WebhookEvent
+
+    sale = tracked_sale()
+    reward = Reward.objects.get()
+    event = WebhookEvent.objects.create(
+        event_id="wh-1",
+        event_type="reward_approved",
+        payload={},
+        commission_id=1,
+        reward=reward,
+        applied=True,
+    )
+    WebhookEvent.objects.create(event_id="wh-2", event_type="reward_approved", payload={})
+    event_link = f'<a href="/admin/django_firstpromoter/webhookevent/{event.pk}/change/">'
+    sale_page = page_of(admin_client, sale)
+    # The sale's rewards link to their pages, and the events about them are listed.
+    assert f'<a href="/admin/django_firstpromoter/reward/{reward.pk}/change/">1</a>' in sale_page
+    assert event_link + "reward_approved (wh-1)</a>" in sale_page
+    reward_page = admin_client.get(
+        f"/admin/django_firstpromoter/reward/{reward.pk}/change/"
+    ).content.decode()
+    assert event_link in reward_page
+    event_page = admin_client.get(
+        f"/admin/django_firstpromoter/webhookevent/{event.pk}/change/"
+    ).content.decode()
+    assert f'<a href="/admin/django_firstpromoter/sale/{sale.pk}/change/">evt-1</a>' in event_page
+    # The filtered list the sale's "all of them" link opens.
+    listing = admin_client.get(
+        f"/admin/django_firstpromoter/webhookevent/?reward__sale__id__exact={sale.pk}"
+    )
+    assert listing.status_code == 200
+    assert [each.event_id for each in listing.context["cl"].result_list] == ["wh-1"]
+
+
+def test_the_order_admin_lists_the_customers_cancellation(admin_client):
+    from django_firstpromoter.models import Cancellation
+    from tests.conftest import firstpromoter
+    from tests.shop.models import Order
+
+    with firstpromoter(DELIVERY="worker"):
+        order = Order.objects.create(email="b@example.com", total=Decimal("20"), paid=True)
+    cancellation = Cancellation.objects.create(
+        event_id="sub-1", email="b@example.com", api_version=2
+    )
+    page = admin_client.get(f"/admin/shop/order/{order.pk}/change/").content.decode()
+    assert (
+        f'Cancellation <a href="/admin/django_firstpromoter/cancellation/{cancellation.pk}'
+        '/change/">sub-1</a>: Pending' in page
+    )
+
+
+def test_a_refunds_reward_reads_as_what_it_took_back(admin_client):
+    from django_firstpromoter.models import Refund
+
+    sale = tracked_sale()
+    refund = Refund.objects.create(
+        event_id="r-1", sale=sale, amount=Decimal(10), amount_minor=1000, api_version=2
+    )
+    Reward.objects.create(
+        sale=sale, refund=refund, firstpromoter_id=2, status="approved", amount=-200, unit="cash",
+        promoter_email="alice@promoters.example",
+    )  # fmt: skip
+    page = admin_client.get(f"/admin/django_firstpromoter/refund/{refund.pk}/change/")
+    assert "alice@promoters.example gave back 2.00 USD (approved)." in page.content.decode()

@@ -120,3 +120,22 @@ def test_only_staff_who_may_view_sales_see_it():
     assert client.get(URL).status_code == 403
     user.user_permissions.add(Permission.objects.get(codename="view_sale"))
     assert client.get(URL).status_code == 200
+
+
+def test_every_changelist_links_to_it(admin_client):
+    for model in ("sale", "refund", "cancellation", "signup", "reward", "webhookevent"):
+        page = admin_client.get(f"/admin/django_firstpromoter/{model}/").content.decode()
+        assert f'<a href="{URL}">FirstPromoter overview</a>' in page, model
+
+
+def test_the_needs_attention_filter_lists_what_the_overview_counts(admin_client):
+    sale("ok")
+    sale("bad", status=DeliveryStatus.FAILED)
+    sale("dup", status=DeliveryStatus.DUPLICATE)
+    sale("changed", order_changed_at=timezone.now())
+    listing = admin_client.get("/admin/django_firstpromoter/sale/?attention=yes")
+    assert sorted(each.event_id for each in listing.context["cl"].result_list) == [
+        "bad",
+        "changed",
+        "dup",
+    ]

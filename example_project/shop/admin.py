@@ -9,10 +9,8 @@ class OrderAdmin(FirstPromoterOrderAdminMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "email",
-        "plan",
         "total",
         "paid",
-        "referral_ref_id",
         "firstpromoter_status",
         "created_at",
     ]

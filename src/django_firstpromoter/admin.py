@@ -26,7 +26,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from django_firstpromoter import commissions, lookups, overview
+from django_firstpromoter import admin_links, commissions, lookups, overview
 from django_firstpromoter.conf import Config, get_config
 from django_firstpromoter.delivery import deliver_each, settled_attempts
 from django_firstpromoter.kinds import kind_of
@@ -111,7 +111,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 class AttemptInline(ReadOnlyInline):
     readonly_fields = (
-        "started_at",
+        "started",
         "api_version",
         "http_status",
         "outcome",
@@ -121,10 +121,20 @@ class AttemptInline(ReadOnlyInline):
     )
     fields = readonly_fields
 
+    @admin.display(description=_("started at"))
+    def started(self, attempt: Attempt) -> str:
+        return moment(attempt.started_at)
+
     @admin.display(description=_("response"))
     def body(self, attempt: Attempt) -> str:
+        # Folded: a row per attempt, not a wall of JSON per attempt.
+        if not attempt.response_body:
+            return "—"
         return format_html(
-            "<pre style='max-height:12em;overflow:auto'>{}</pre>",
+            "<details><summary>{}</summary><pre style='max-height:12em;overflow:auto'>{}</pre>"
+            "</details>",
+            ngettext("%d character", "%d characters", len(attempt.response_body))
+            % len(attempt.response_body),
             pretty_json(attempt.response_body),
         )
 
@@ -133,15 +143,23 @@ class RewardInline(ReadOnlyInline):
     model = Reward
     fk_name: str | None = None
     readonly_fields = (
-        "firstpromoter_id",
+        "reward_link",
         "status",
-        "paid",
+        "paid_words",
         "amount_display",
         "tier",
         "promoter_email",
         "lead_email",
     )
     fields = readonly_fields
+
+    @admin.display(description=_("FirstPromoter id"))
+    def reward_link(self, reward: Reward) -> str:
+        return admin_links.change_link(reward, reward.firstpromoter_id or reward.pk)
+
+    @admin.display(description=_("paid"))
+    def paid_words(self, reward: Reward) -> str:
+        return paid_in_words(reward)
 
     @admin.display(description=_("amount"))
     def amount_display(self, reward: Reward) -> str:
@@ -161,17 +179,36 @@ class RefundInline(ReadOnlyInline):
 
     model = Refund
     fk_name = "sale"
-    readonly_fields = ("refund_link", "amount_display", "status", "recorded_at")
+    readonly_fields = ("refund_link", "amount_display", "status", "recorded")
     fields = readonly_fields
+
+    @admin.display(description=_("recorded at"))
+    def recorded(self, refund: Refund) -> str:
+        return moment(refund.recorded_at)
 
     @admin.display(description=_("refund"))
     def refund_link(self, refund: Refund) -> str:
-        url = reverse("admin:django_firstpromoter_refund_change", args=[refund.pk])
-        return format_html('<a href="{}">{}</a>', url, refund.event_id)
+        return admin_links.change_link(refund, refund.event_id)
 
     @admin.display(description=_("amount"))
     def amount_display(self, refund: Refund) -> str:
         return format_money(refund.amount, refund.currency)
+
+
+class NeedsAttentionFilter(admin.SimpleListFilter):
+    """What no sender settles by itself: failed and duplicate records, and sales whose
+    order changed after they were reported. The overview counts the same rows."""
+
+    title = _("needs attention")
+    parameter_name = "attention"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", str(_("Yes")))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() != "yes":
+            return queryset
+        return queryset.filter(overview.needs_attention(queryset.model))
 
 
 class DeliveryAdmin(admin.ModelAdmin):
@@ -179,7 +216,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     badge, a read-only page with its attempts, and the two actions, "Retry now" and
     "Don't send", named for the records (``retry_sales``, ``ignore_sales``)."""
 
-    list_filter = ["status", "api_version", "recorded_at"]
+    list_filter = [NeedsAttentionFilter, "status", "api_version", "recorded_at"]
     date_hierarchy = "recorded_at"
 
     records = ""
@@ -222,7 +259,15 @@ class DeliveryAdmin(admin.ModelAdmin):
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         record = self.get_object(request, object_id)
-        extra = {"last_response": self.last_response(record) if record is not None else ""}
+        attempt = None if record is None else record.attempts.first()
+        extra = {}
+        if attempt is not None:
+            extra = {
+                "last_response": format_html(
+                    "<pre>{}</pre>", pretty_json(attempt.response_body) or "(empty)"
+                ),
+                "last_request": json_block(attempt.request_params),
+            }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -252,15 +297,9 @@ class DeliveryAdmin(admin.ModelAdmin):
                 "status": status.label,
                 "attempts": attempts,
             }
-        earned = [
-            _("%(promoter)s earned %(amount)s (%(status)s)")
-            % {
-                "promoter": reward.promoter_email or reward.promoter_id or "?",
-                "amount": reward.amount_display,
-                "status": reward.status or "—",
-            }
-            for reward in getattr(record, "rewards", Reward.objects.none()).all()
-        ]
+        rewards = getattr(record, "rewards", Reward.objects.none()).all()
+        # What was earned first, then what refunds took back.
+        earned = [reward_in_words(each) for each in sorted(rewards, key=lambda r: r.amount < 0)]
         return "; ".join([str(text), *map(str, earned)]) + "."
 
     @admin.display(description=_("next attempt at"))
@@ -312,13 +351,6 @@ class DeliveryAdmin(admin.ModelAdmin):
             BADGE_COLOURS.get(record.status, "#767676"),
             record.get_status_display(),
         )
-
-    @admin.display(description=_("last response"))
-    def last_response(self, record: Any) -> str:
-        attempt = record.attempts.first()
-        if attempt is None:
-            return "—"
-        return format_html("<pre>{}</pre>", pretty_json(attempt.response_body) or "(empty)")
 
     @admin.action(description=_("Retry now"), permissions=["change"])
     def retry(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
@@ -407,6 +439,38 @@ def moment(value: datetime.datetime | None) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def paid_in_words(reward: Reward) -> str:
+    # Words, not the admin's bare icons: "?" said nothing of a reward not yet known.
+    if reward.paid is None:
+        return str(_("not known yet"))
+    return str(_("paid") if reward.paid else _("not paid"))
+
+
+def reward_in_words(reward: Reward) -> str:
+    """ "alice earned 9.80 USD (approved)", or for a refund's, what it took back."""
+    words = {
+        "promoter": reward.promoter_email or reward.promoter_id or "?",
+        "amount": format_amount(abs(reward.amount), reward.unit, reward.currency),
+        "status": reward.status or "—",
+    }
+    if reward.amount < 0:
+        return str(_("%(promoter)s gave back %(amount)s (%(status)s)") % words)
+    return str(_("%(promoter)s earned %(amount)s (%(status)s)") % words)
+
+
+def in_a_column(value: datetime.datetime | None) -> str:
+    """A time to the second for a list's column: the date and the time may go on two
+    lines, neither is broken."""
+    if value is None:
+        return "—"
+    when = timezone.localtime(value)
+    return format_html(
+        '<span style="white-space:nowrap">{}</span> <span style="white-space:nowrap">{}</span>',
+        when.strftime("%Y-%m-%d"),
+        when.strftime("%H:%M:%S"),
+    )
+
+
 def inline_rows(inline: type[Any], obj: Any) -> QuerySet[Any]:
     """What ``inline`` lists for ``obj``: the rows of its model that point at it."""
     link = inline.fk_name or next(
@@ -447,13 +511,28 @@ class MoneyEventAdmin(DeliveryAdmin):
     def amount_display(self, record: Sale | Refund) -> str:
         return format_money(record.amount, record.currency)
 
-    @admin.display(description=_("rewards"))
-    def reward_total(self, record: Sale | Refund) -> str:
-        return reward_total(record.rewards.all(), record.currency)
+    @admin.display(description=_("commission"))
+    def commission(self, record: Sale | Refund) -> str:
+        """What the record earned (or took back) and whom: one column, so that the
+        list reads whole at 1280 px."""
+        rewards = record.rewards.all()
+        total = reward_total(rewards, record.currency)
+        promoters = sorted({reward.promoter_email for reward in rewards if reward.promoter_email})
+        if not promoters:
+            return total
+        return format_html("{}<br>{}", total, ", ".join(promoters))
+
+    @admin.display(description=_("recorded at"), ordering="recorded_at")
+    def recorded_short(self, record: Sale | Refund) -> str:
+        return in_a_column(record.recorded_at)
 
     @admin.display(description=_("order"))
     def order_link(self, record: Sale | Refund) -> str:
         return order_link(record)
+
+    @admin.display(description=_("webhook events"))
+    def webhook_events(self, record: Sale | Refund) -> str:
+        return admin_links.webhook_events_of(record)
 
 
 def money_fieldsets(links: list[str], sent: list[str]) -> list[Any]:
@@ -475,10 +554,12 @@ def money_fieldsets(links: list[str], sent: list[str]) -> list[Any]:
     ]
 
 
-def money_list(link: str) -> tuple[str, ...]:
+def money_list(*link: str) -> tuple[str, ...]:
     """A sales or refunds list's columns, with ``link`` before the time recorded."""
-    columns = ("event_id", "customer", "amount_display", "status_badge", "attempt_count")
-    return (*columns, "reward_total", link, "recorded_at")
+    # Read whole at 1280 px with the admin's sidebar open: the attempts are on the
+    # record's page and in its summary.
+    columns = ("event_id", "customer", "amount_display", "status_badge", "commission")
+    return (*columns, *link, "recorded_short")
 
 
 class OrderChangedFilter(admin.SimpleListFilter):
@@ -501,15 +582,22 @@ class OrderChangedFilter(admin.SimpleListFilter):
 @admin.register(Sale)
 class SaleAdmin(MoneyEventAdmin):
     records = "sales"
-    list_display = money_list("promoter")
+    list_display = money_list()
     list_filter = [*DeliveryAdmin.list_filter, OrderChangedFilter]
     search_fields = ["event_id", "email", "uid", "rewards__promoter_email"]
     inlines = [SaleRewardInline, RefundInline]
     # The page is view-only (see has_change_permission), so every model field shows
     # read-only already; these are the computed ones the fieldsets use.
-    readonly_fields = ["status_badge", "amount_display", "order_link", "last_response", *TIMES]
+    readonly_fields = [
+        "status_badge",
+        "amount_display",
+        "order_link",
+        "cancellations",
+        "webhook_events",
+        *TIMES,
+    ]
     fieldsets = money_fieldsets(
-        ["order_link"],
+        ["order_link", "cancellations", "webhook_events"],
         [
             "amount_minor",
             "mrr",
@@ -547,10 +635,9 @@ class SaleAdmin(MoneyEventAdmin):
         )
         return [changed, *fieldsets]
 
-    @admin.display(description=_("promoter"))
-    def promoter(self, sale: Sale) -> str:
-        emails = {reward.promoter_email for reward in sale.rewards.all() if reward.promoter_email}
-        return ", ".join(sorted(emails)) or "—"
+    @admin.display(description=_("the customer's cancellation"))
+    def cancellations(self, sale: Sale) -> str:
+        return admin_links.cancellations_of(sale)
 
 
 @admin.register(Refund)
@@ -565,11 +652,11 @@ class RefundAdmin(MoneyEventAdmin):
         "amount_display",
         "sale_link",
         "order_link",
-        "last_response",
+        "webhook_events",
         *TIMES,
     ]
     fieldsets = money_fieldsets(
-        ["sale_link", "order_link"],
+        ["sale_link", "order_link", "webhook_events"],
         ["amount_minor", "quantity", "sale_event_id", "skip_email_notification", "created_at"],
     )
 
@@ -577,8 +664,7 @@ class RefundAdmin(MoneyEventAdmin):
     def sale_link(self, refund: Refund) -> str:
         if refund.sale is None:
             return refund.sale_event_id or "—"
-        url = reverse("admin:django_firstpromoter_sale_change", args=[refund.sale_id])
-        return format_html('<a href="{}">{}</a>', url, refund.sale.event_id)
+        return admin_links.change_link(refund.sale, refund.sale.event_id)
 
 
 @admin.register(Cancellation)
@@ -586,11 +672,28 @@ class CancellationAdmin(DeliveryAdmin):
     records = "cancellations"
     list_display = ["event_id", "customer", "status_badge", "attempt_count", "recorded_at"]
     search_fields = ["event_id", "email", "uid"]
-    readonly_fields = ["status_badge", "last_response", *TIMES]
+    readonly_fields = ["status_badge", "sales", *TIMES]
     fieldsets = [
-        (None, {"fields": ["summary", "event_id", "status_badge", "email", "uid", "last_error"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "summary",
+                    "event_id",
+                    "status_badge",
+                    "email",
+                    "uid",
+                    "sales",
+                    "last_error",
+                ]
+            },
+        ),
         (_("Delivery"), {"fields": DELIVERY_FIELDS}),
     ]
+
+    @admin.display(description=_("the customer's sales"))
+    def sales(self, cancellation: Cancellation) -> str:
+        return admin_links.sales_of(cancellation)
 
 
 @admin.register(Signup)
@@ -605,7 +708,7 @@ class SignupAdmin(DeliveryAdmin):
         "recorded_at",
     ]
     search_fields = ["event_id", "email", "uid", "tid", "ref_id"]
-    readonly_fields = ["status_badge", "last_response", *TIMES]
+    readonly_fields = ["status_badge", *TIMES]
     fieldsets = [
         (
             None,
@@ -721,9 +824,8 @@ class RewardAdmin(ViewOnlyAdmin):
         "amount_display",
         "status",
         "paid_words",
-        "tier",
         "sale_link",
-        "created_at",
+        "created",
     ]
     list_filter = ["status", "paid", "unit"]
     search_fields = ["promoter_email", "lead_email"]
@@ -731,6 +833,7 @@ class RewardAdmin(ViewOnlyAdmin):
     readonly_fields = (
         "firstpromoter_id",
         "sale_link",
+        "webhook_events",
         "promoter_id",
         "promoter_email",
         "amount_display",
@@ -755,12 +858,13 @@ class RewardAdmin(ViewOnlyAdmin):
     def amount_display(self, reward: Reward) -> str:
         return reward.amount_display
 
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, reward: Reward) -> str:
+        return in_a_column(reward.created_at)
+
     @admin.display(description=_("paid"), ordering="paid")
     def paid_words(self, reward: Reward) -> str:
-        # Words, not the admin's bare icons: "?" said nothing of a reward not yet known.
-        if reward.paid is None:
-            return str(_("not known yet"))
-        return str(_("paid") if reward.paid else _("not paid"))
+        return paid_in_words(reward)
 
     @admin.display(description=_("last confirmed with FirstPromoter"))
     def confirmed(self, reward: Reward) -> str:
@@ -834,14 +938,11 @@ class RewardAdmin(ViewOnlyAdmin):
 
     @admin.display(description=_("for"))
     def sale_link(self, reward: Reward) -> str:
-        """The sale the reward was granted for, or the refund that took it back."""
-        event: Sale | Refund | None = reward.refund or reward.sale
-        if event is None:
-            return "—"
-        url = reverse(
-            f"admin:django_firstpromoter_{event._meta.model_name}_change", args=[event.pk]
-        )
-        return format_html('<a href="{}">{}</a>', url, event.event_id)
+        return admin_links.event_of(reward)
+
+    @admin.display(description=_("webhook events"))
+    def webhook_events(self, reward: Reward) -> str:
+        return admin_links.webhook_events_of(reward)
 
     @admin.display(description=_("as received"))
     def raw_json(self, reward: Reward) -> str:
@@ -871,16 +972,25 @@ class WebhookEventAdmin(ViewOnlyAdmin):
         "note",
         "commission_id",
         "reward_link",
+        "record_link",
         "payload_json",
     )
     fields = readonly_fields
+    # The links from a sale's or a refund's page to the events about its rewards.
+    RECORD_LOOKUPS = ("reward__sale__id__exact", "reward__refund__id__exact")
+
+    def lookup_allowed(self, lookup: str, value: str, request: Any = None) -> bool:
+        return lookup in self.RECORD_LOOKUPS or super().lookup_allowed(lookup, value, request)
 
     @admin.display(description=_("reward"))
     def reward_link(self, event: WebhookEvent) -> str:
         if event.reward is None:
             return "—"
-        url = reverse("admin:django_firstpromoter_reward_change", args=[event.reward_id])
-        return format_html('<a href="{}">{}</a>', url, event.reward.firstpromoter_id)
+        return admin_links.change_link(event.reward, event.reward.firstpromoter_id)
+
+    @admin.display(description=_("for"))
+    def record_link(self, event: WebhookEvent) -> str:
+        return "—" if event.reward is None else admin_links.event_of(event.reward)
 
     @admin.display(description=_("payload"))
     def payload_json(self, event: WebhookEvent) -> str:
@@ -938,6 +1048,8 @@ class OverviewAdmin(ViewOnlyAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": _("FirstPromoter overview"),
+            "last_tracked_at": moment(found.last_tracked_at),
+            "last_attempt_at": moment(last),
             "app_label_name": self.model._meta.app_config.verbose_name,
             "opts": self.model._meta,
             "overview": found,

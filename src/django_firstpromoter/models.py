@@ -351,10 +351,15 @@ class Reward(models.Model):
         return f"{self.amount_display} → {self.promoter_email or self.promoter_id}"
 
     @property
+    def currency(self) -> str:
+        """The currency of a cash reward: its sale's (or refund's)."""
+        event = self.sale or self.refund
+        return event.currency if event else ""
+
+    @property
     def amount_display(self) -> str:
         """The amount in its unit: 9.80 USD, 500 JPY, 25 points."""
-        event = self.sale or self.refund
-        return format_amount(self.amount, self.unit, event.currency if event else "")
+        return format_amount(self.amount, self.unit, self.currency)
 
 
 class WebhookEvent(models.Model):

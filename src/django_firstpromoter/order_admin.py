@@ -14,18 +14,18 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from django_firstpromoter.models import Refund, Sale
+from django_firstpromoter import admin_links
+from django_firstpromoter.models import Cancellation, Refund, Sale
 from django_firstpromoter.money import format_money
 
 
 class FirstPromoterOrderAdminMixin:
-    """Adds a read-only "FirstPromoter" field to the order's page (its sales and
-    refunds, each with its status and a link to its page) and a
-    ``firstpromoter_status`` column for ``list_display``."""
+    """Adds a read-only "FirstPromoter" field to the order's page (its sales, its
+    refunds and its customer's cancellation, each with its status and a link to its
+    page) and a ``firstpromoter_status`` column for ``list_display``."""
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = super().get_readonly_fields(request, obj)  # type: ignore[misc]
@@ -37,24 +37,26 @@ class FirstPromoterOrderAdminMixin:
 
     @admin.display(description=_("FirstPromoter"))
     def firstpromoter(self, order: Any) -> str:
-        records = [*Sale.objects.for_order(order), *Refund.objects.for_order(order)]
+        sales = list(Sale.objects.for_order(order))
+        records: list[Any] = [*sales, *Refund.objects.for_order(order)]
+        # A cancellation is the customer's, not the order's: the order's customer's.
+        records += [
+            cancellation
+            for sale in sales[:1]
+            for cancellation in admin_links.of_customer(Cancellation, sale)[: admin_links.SHOWN]
+        ]
         if not records:
             return "—"
         return format_html(
             "<ul style='margin:0;padding-left:1em'>{}</ul>",
             format_html_join(
                 "",
-                '<li><a href="{}">{} {}</a>: {}, {}</li>',
+                "<li>{} {}: {}</li>",
                 (
                     (
-                        reverse(
-                            f"admin:django_firstpromoter_{record._meta.model_name}_change",
-                            args=[record.pk],
-                        ),
-                        record._meta.verbose_name,
-                        record.event_id,
-                        format_money(record.amount, record.currency),
-                        record.get_status_display(),
+                        record._meta.verbose_name.capitalize(),
+                        admin_links.change_link(record, record.event_id),
+                        ", ".join(filter(None, [amount(record), record.get_status_display()])),
                     )
                     for record in records
                 ),
@@ -66,5 +68,10 @@ class FirstPromoterOrderAdminMixin:
         sale = Sale.objects.for_order(order).only("pk", "status").first()
         if sale is None:
             return "—"
-        url = reverse("admin:django_firstpromoter_sale_change", args=[sale.pk])
-        return format_html('<a href="{}">{}</a>', url, sale.get_status_display())
+        return admin_links.change_link(sale, sale.get_status_display())
+
+
+def amount(record: Any) -> str:
+    if isinstance(record, Sale | Refund):
+        return format_money(record.amount, record.currency)
+    return ""

@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -132,9 +132,19 @@ def outcomes_per_day(
     ]
 
 
+def needs_attention(model: type[Any]) -> Q:
+    """The rows of ``model`` no sender will settle by itself: failed and duplicate
+    records, and sales whose order changed after they were reported."""
+    rule = Q(status__in=(DeliveryStatus.FAILED, DeliveryStatus.DUPLICATE))
+    if model is Sale:
+        rule |= Q(order_changed_at__isnull=False)
+    return rule
+
+
 def needs_a_person() -> list[Attention]:
-    """What no sender will settle by itself: failed and duplicate records, orders
-    changed after they were reported, webhook events that changed nothing."""
+    """What a person must settle, each with the changelist that lists it: the records
+    ``needs_attention`` finds, by kind and reason, and webhook events that changed
+    nothing."""
     found = []
     for kind in KINDS:
         plural = str(kind.model._meta.verbose_name_plural)
