@@ -25,7 +25,8 @@ h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 2em; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .3em .6em; border-bottom: 1px solid #e5e7eb; }
 th { background: #f3f4f6; } td.empty { color: #6b7280; font-style: italic; }
-form { margin: 0; } input { width: 7em; } .problem { color: #b91c1c; font-weight: bold; }
+form { margin: 0; } section > form { margin-top: .6em; } input { width: 7em; }
+.problem { color: #b91c1c; font-weight: bold; }
 """
 
 
