@@ -7,6 +7,7 @@ Screenshots go to build/screenshots/; the README shows two of them (docs/).
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -399,3 +400,59 @@ def test_an_operator_walks_the_overview_and_a_sales_story_both_ways(
     firstpromoter.get_by_role("link").first.click()
     assert page.url.split("?")[0] == sale_url
     context.close()
+
+
+@pytest.mark.slow
+def test_the_sandboxs_buttons_fail_a_sale_until_heal_and_the_order_links_to_its_admin_page(
+    page: Any, shop: str, sandbox: Sandbox
+) -> None:
+    from playwright.sync_api import expect
+
+    sandbox.faults.update({"error_rate": 0.0})
+    faults = page.locator("section", has_text="Set error rate")
+    requests_table = page.locator("section", has_text="Latest requests")
+
+    # The operator breaks FirstPromoter from its dashboard: every call fails.
+    page.goto(sandbox.url)
+    page.get_by_label("Error rate").fill("1")
+    page.get_by_role("button", name="Set error rate").click()
+    expect(page.locator("body")).to_contain_text("Faults: error_rate 1.0.")
+    expect(faults.locator("tr", has_text="Error rate")).to_contain_text("1.0")
+
+    # A referred purchase is kept, pending; its refund field waits for an amount.
+    page.goto(f"{shop}/?fpr=alice")
+    buy(page, shop, "Starter", "faulted@example.com")
+    expect(page.locator("#sale-status")).to_have_text("Pending")
+    refund = page.get_by_label("Refund $")
+    expect(refund).to_have_value("")
+    expect(refund).to_have_attribute("placeholder", "up to 19.00")
+    event_id = page.locator("#firstpromoter dd").first.inner_text().split()[0]
+    order = page.url
+
+    page.goto(sandbox.url)
+    expect(requests_table.locator("tbody tr").first).to_contain_text("500")
+    expect(requests_table.locator("tbody tr").first).to_contain_text("error")
+    screenshot(page, "sandbox-faults")
+
+    page.get_by_role("button", name="Heal").click()
+    expect(page.locator("body")).to_contain_text("Faults: none.")
+    assert sandbox.faults.error_rate == 0
+
+    # The order page leads to the sale's own admin page; the operator retries it.
+    page.goto(order)
+    page.get_by_role("link", name="its page in the admin").click()
+    page.get_by_label("Username").fill(ADMIN[0])
+    page.get_by_label("Password").fill(ADMIN[1])
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/admin/django_firstpromoter/sale/[0-9]+/change/$"))
+    expect(page.locator("#content")).to_contain_text(event_id)
+    page.goto(f"{shop}/admin/django_firstpromoter/sale/")
+    sale_row(page, event_id).locator("input[name=_selected_action]").check()
+    page.locator("select[name=action]").select_option(label="Retry now")
+    page.locator("#changelist-form button[name=index]").click()
+    expect(page.locator(".messagelist")).to_contain_text("1 sale sent")
+
+    page.goto(order)
+    expect(page.locator("#sale-status")).to_have_text("Tracked")
+    expect(page.locator(".reward")).to_contain_text("3.80 USD for alice@promoters.example")
+    assert [sale.event_id for sale in sandbox.sales].count(event_id) == 1

@@ -57,6 +57,7 @@ def test_demo_serves_the_tour_and_stops_everything_on_ctrl_c(tmp_path: Path) -> 
     assert f"1. Open http://127.0.0.1:{shop_port}/?fpr=alice" in output
     assert "user 'admin', password 'admin'" in output
     assert f"http://127.0.0.1:{sandbox_port}/" in output
+    assert 'press "Set error rate" on the sandbox\'s dashboard' in output
     assert not listening(shop_port)
     assert not listening(sandbox_port)
     # Again, on the same database: migrations and the demo user are already there.

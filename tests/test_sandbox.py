@@ -555,6 +555,20 @@ def test_the_dashboard_shows_everything_escaped(sandbox):
     assert "Faults: error_rate 0.25." in page
 
 
+def test_the_dashboard_shows_what_each_promoter_earned_in_units_per_currency(sandbox):
+    call(sandbox, 2, "sale", sale("usd", amount=4900, email="u@example.com", ref_id="alice"))
+    call(sandbox, 2, "sale", sale("jpy", amount=500, currency="JPY", uid="j", ref_id="alice"))
+    call(sandbox, 2, "sale", sale("denied", amount=1000, email="d@example.com", ref_id="bob"))
+    (denied,) = sandbox.world.commissions_for("denied")
+    sandbox.set_commission(denied.id, status="denied")
+
+    page = requests.get(sandbox.url, timeout=5).text
+
+    assert "<th>Earned</th>" in page
+    assert "<td>ALICE10</td><td>2</td><td>100 JPY, 9.80 USD</td>" in page
+    assert "<td>0.00 USD</td></tr>" in page  # bob's one commission, denied
+
+
 def test_the_dashboard_says_when_there_is_nothing_yet(sandbox):
     page = requests.get(sandbox.url, timeout=5).text
 

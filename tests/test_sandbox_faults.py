@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import pytest
@@ -232,3 +233,111 @@ def test_a_client_that_stops_waiting_leaves_no_traceback(sandbox, version, capfd
 
     assert "Traceback" not in capfd.readouterr().err
     assert sandbox.requests[-1].status == 200
+
+
+class Forms(HTMLParser):
+    """The dashboard's forms as a browser sees them: each button's text with the
+    fields its form would send, and which fields have a label."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.fields: dict[str, dict[str, str]] = {}
+        self.inputs: list[dict[str, str | None]] = []
+        self.labelled: set[str] = set()
+        self._form: dict[str, str] = {}
+        self._button: str | None = None
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "form":
+            assert (attributes["method"], attributes["action"]) == ("post", "/faults")
+            self._form = {}
+        elif tag == "input":
+            self.inputs.append(attributes)
+            self._form[attributes["name"] or ""] = attributes["value"] or ""
+        elif tag == "label":
+            self.labelled.add(attributes["for"] or "")
+        elif tag == "button":
+            assert attributes["type"] == "submit"
+            self._button = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._button is not None:
+            self._button += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "button" and self._button is not None:
+            self.fields[self._button] = self._form
+            self._button = None
+
+
+def dashboard(sandbox: Sandbox) -> str:
+    return requests.get(sandbox.url, timeout=5).text
+
+
+def press(sandbox: Sandbox, button: str) -> requests.Response:
+    """What a browser posts when that button of the dashboard is pressed, as it is shown."""
+    fields = Forms(dashboard(sandbox)).fields[button]
+    return requests.post(f"{sandbox.url}/faults", data=fields, allow_redirects=False, timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("button", "fault", "value"),
+    [
+        ("Set error rate", "error_rate", 1.0),
+        ("Set slowness", "latency_ms", 3000.0),
+        ("Set held calls", "timeout_rate", 1.0),
+        ("Set lost answers", "lost_rate", 1.0),
+        ("Set rate limit", "rate_limit", 2),
+    ],
+)
+def test_each_button_on_the_dashboard_sets_its_fault(sandbox, button, fault, value):
+    answer = press(sandbox, button)
+
+    assert (answer.status_code, answer.headers["Location"]) == (303, "/")
+    assert sandbox.faults == Faults(**{fault: value})
+    assert f"Faults: {fault} {value}." in dashboard(sandbox)
+
+
+def test_heal_on_the_dashboard_turns_every_fault_off_but_keeps_the_hold(sandbox):
+    sandbox.faults.update({"error_rate": 1, "latency_ms": 20, "rate_limit": 5, "hold_seconds": 2})
+
+    answer = press(sandbox, "Heal")
+
+    assert answer.status_code == 303
+    assert sandbox.faults == Faults(hold_seconds=2)
+    assert call(sandbox, 2, "sale", sale(email="x@example.com")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"error_rate": "2"}, "error_rate must be between 0 and 1, not &#x27;2&#x27;"),
+        ({"latency_ms": ""}, "latency_ms must be a number, not &#x27;&#x27;"),
+        ({"<b>rate</b>": "1"}, "there is no fault named &#x27;&lt;b&gt;rate&lt;/b&gt;&#x27;"),
+    ],
+)
+def test_a_wrong_form_changes_nothing_and_the_dashboard_says_why(sandbox, fields, message):
+    answer = requests.post(f"{sandbox.url}/faults", data=fields, timeout=5)
+
+    assert answer.status_code == 400
+    assert f"Faults not changed: {message}." in answer.text
+    assert "<b>" not in answer.text
+    assert sandbox.faults == Faults()
+
+
+def test_the_dashboards_buttons_are_buttons_and_every_field_has_a_label(sandbox):
+    forms = Forms(dashboard(sandbox))
+
+    assert list(forms.fields) == [
+        "Set error rate",
+        "Set slowness",
+        "Set held calls",
+        "Set lost answers",
+        "Set rate limit",
+        "Heal",
+    ]
+    shown = [field for field in forms.inputs if field["type"] != "hidden"]
+    assert len(shown) == 5
+    assert {field["id"] for field in shown} <= forms.labelled

@@ -1,6 +1,7 @@
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -63,7 +64,9 @@ def confirm_payment(order_pk: int) -> None:
 
 def order_page(request: HttpRequest, number: str) -> HttpResponse:
     order = get_object_or_404(Order, number=number)
-    return render_order(request, order, RefundForm(initial={"amount": order.refundable}))
+    # Empty, not the whole order: a refund is an amount someone chose, never one a
+    # stray press sends. The field's placeholder says how much is left.
+    return render_order(request, order, RefundForm())
 
 
 def render_order(request: HttpRequest, order: Order, refund_form: RefundForm) -> HttpResponse:
@@ -72,6 +75,8 @@ def render_order(request: HttpRequest, order: Order, refund_form: RefundForm) ->
     sale = Sale.objects.for_order(order).prefetch_related("rewards").first()
     refunds = list(Refund.objects.for_order(order).prefetch_related("rewards").order_by("pk"))
     cancellation = Cancellation.objects.filter(event_id=subscription_event_id(order)).first()
+    # The operator's view of the same sale, a click away (the admin asks for a login).
+    sale_admin_url = sale and reverse("admin:django_firstpromoter_sale_change", args=[sale.pk])
     waiting = [
         record
         for record in (sale, *refunds, cancellation)
@@ -81,6 +86,7 @@ def render_order(request: HttpRequest, order: Order, refund_form: RefundForm) ->
         "order": order,
         "plan": PLANS[order.plan],
         "sale": sale,
+        "sale_admin_url": sale_admin_url,
         "refunds": refunds,
         "cancellation": cancellation,
         "waiting": waiting,

@@ -955,10 +955,9 @@ class WebhookEventAdmin(ViewOnlyAdmin):
         "event_id",
         "event_type",
         "applied",
-        "commission_id",
         "reward_link",
         "note",
-        "received_at",
+        "received",
     ]
     list_filter = ["applied", "event_type", "received_at"]
     search_fields = ["event_id"]
@@ -982,11 +981,16 @@ class WebhookEventAdmin(ViewOnlyAdmin):
     def lookup_allowed(self, lookup: str, value: str, request: Any = None) -> bool:
         return lookup in self.RECORD_LOOKUPS or super().lookup_allowed(lookup, value, request)
 
-    @admin.display(description=_("reward"))
+    @admin.display(description=_("commission"))
     def reward_link(self, event: WebhookEvent) -> str:
+        # The commission's id, linked to its reward when one is recorded here.
         if event.reward is None:
-            return "—"
+            return str(event.commission_id or "—")
         return admin_links.change_link(event.reward, event.reward.firstpromoter_id)
+
+    @admin.display(description=_("received at"), ordering="received_at")
+    def received(self, event: WebhookEvent) -> str:
+        return in_a_column(event.received_at)
 
     @admin.display(description=_("for"))
     def record_link(self, event: WebhookEvent) -> str:

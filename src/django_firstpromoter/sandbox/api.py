@@ -115,9 +115,9 @@ def parse(api_version: int, query: str, content_type: str, body: bytes) -> dict[
     if api_version == 1:
         params = {}
         if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
-            params.update(_pairs(body.decode("utf-8", errors="replace")))
+            params.update(pairs(body.decode("utf-8", errors="replace")))
         # The spec puts them in the query string; there they win.
-        params.update(_pairs(query))
+        params.update(pairs(query))
         return params
     try:
         data = json.loads(body)
@@ -128,7 +128,9 @@ def parse(api_version: int, query: str, content_type: str, body: bytes) -> dict[
     return data
 
 
-def _pairs(text: str) -> dict[str, str]:
+def pairs(text: str) -> dict[str, str]:
+    """A form's or query string's fields, the first of each name; blank ones kept, so
+    that an emptied field is refused instead of quietly ignored."""
     return {key: values[0] for key, values in parse_qs(text, keep_blank_values=True).items()}
 
 

@@ -301,8 +301,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         if url.path == "/":
-            html = page.render(self.sandbox.world, self.sandbox.faults)
-            self._send(200, html.encode(), "text/html; charset=utf-8")
+            self._send_dashboard(200)
         elif url.path == "/api/state":
             self._send_json(200, self.sandbox.state())
         elif url.path == "/click":
@@ -328,6 +327,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if url.path == "/api/faults":
             self._set_faults(body)
+        elif url.path == page.FAULTS_PATH:
+            self._press(body)
         elif url.path == "/api/reset":
             self.sandbox.reset()
             self._send_json(200, self.sandbox.state())
@@ -374,6 +375,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, {"message": str(exc)})
             return
         self._send_json(200, self.sandbox.faults.as_dict())
+
+    def _press(self, body: bytes) -> None:
+        """A fault button on the dashboard: its form's fields are the faults to set. The
+        answer is a redirect to the dashboard (so that reloading it posts nothing again),
+        or the dashboard saying why nothing was changed."""
+        changes = api.pairs(body.decode("utf-8", errors="replace"))
+        try:
+            self.sandbox.faults.update(changes)
+        except ValueError as exc:
+            self._send_dashboard(400, problem=f"Faults not changed: {exc}.")
+            return
+        self._send(303, b"", None, {"Location": "/"})
+
+    def _send_dashboard(self, status: int, problem: str = "") -> None:
+        html = page.render(self.sandbox.world, self.sandbox.faults, problem)
+        self._send(status, html.encode(), "text/html; charset=utf-8")
 
     def _track(self, api_version: int, call: str, url: SplitResult, body: bytes) -> None:
         content_type = self.headers.get("Content-Type", "")

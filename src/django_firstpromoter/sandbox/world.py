@@ -364,9 +364,9 @@ class World:
                 if commission.lead_id is not None:
                     self._commissions_by_lead[commission.lead_id].append(commission.id)
             else:
-                self._earnings[before.promoter] -= _earned(before)
+                self._earnings[before.promoter] -= earned(before)
             self._commissions[commission.id] = commission
-            self._earnings[commission.promoter] += _earned(commission)
+            self._earnings[commission.promoter] += earned(commission)
         return commission
 
     def delete_commission(self, id: int) -> Commission | None:
@@ -377,7 +377,7 @@ class World:
                 self._commissions_by_event[commission.event_id].remove(id)
                 if commission.lead_id is not None:
                     self._commissions_by_lead[commission.lead_id].remove(id)
-                self._earnings[commission.promoter] -= _earned(commission)
+                self._earnings[commission.promoter] -= earned(commission)
             return commission
 
     def add_commission(
@@ -467,7 +467,8 @@ class World:
             }
 
 
-def _earned(commission: Commission) -> int:
+def earned(commission: Commission) -> int:
+    """What it adds to its promoter's earnings: a denied commission is never paid."""
     return 0 if commission.status == "denied" else commission.amount
 
 

@@ -94,8 +94,13 @@ class Command(BaseCommand):
         username, password = DEMO_USER
         if settings.USES_SANDBOX:
             where = f"and on the sandbox's dashboard, {settings.FIRSTPROMOTER_SANDBOX_URL}/"
+            retry = (
+                '  5. For a retry, press "Set error rate" on the sandbox\'s dashboard and buy\n'
+                '     again (the order stays pending), then "Heal": the worker sends it.\n'
+            )
         else:
             where = "and in your FirstPromoter account (real credentials are set: it is real)"
+            retry = ""
         return (
             "\n"
             "The demo is running. Try it:\n"
@@ -107,6 +112,7 @@ class Command(BaseCommand):
             f"  4. In {shop}/admin/django_firstpromoter/reward/ select alice's reward and run\n"
             '     "Approve commission" (it asks first), then "Refresh from FirstPromoter":\n'
             "     the reward says FirstPromoter approved it.\n"
+            f"{retry}"
             "Ctrl-C stops it all.\n"
         )
 
