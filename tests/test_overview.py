@@ -139,3 +139,38 @@ def test_the_needs_attention_filter_lists_what_the_overview_counts(admin_client)
         "changed",
         "dup",
     ]
+
+
+def test_outcomes_are_counted_per_day_over_thirty_days_quiet_days_included():
+    from django_firstpromoter import overview
+
+    record = sale("t")
+    for outcome, days_ago in [
+        (AttemptOutcome.TRACKED, 0),
+        (AttemptOutcome.DUPLICATE, 0),  # FirstPromoter had it: tracked
+        (AttemptOutcome.RETRY, 2),
+        (AttemptOutcome.REJECTED, 2),
+        (AttemptOutcome.NOT_REFERRAL, 29),
+        (AttemptOutcome.TRACKED, 30),  # a day before the period
+    ]:
+        attempt(record, outcome, days_ago=days_ago)
+    found = overview.build().days["sale"]
+    today = timezone.localdate()
+    assert len(found) == overview.DAYS
+    assert (found[0].day, found[-1].day) == (today - datetime.timedelta(days=29), today)
+    by_day = {each.day: each.counts for each in found if each.total}
+    assert by_day == {
+        today: {"tracked": 2, "not_referral": 0, "failed": 0, "retried": 0},
+        today - datetime.timedelta(days=2): {
+            "tracked": 0, "not_referral": 0, "failed": 1, "retried": 1,
+        },
+        today - datetime.timedelta(days=29): {
+            "tracked": 0, "not_referral": 1, "failed": 0, "retried": 0,
+        },
+    }  # fmt: skip
+    drawn = overview.chart("Sales", found)
+    assert drawn["summary"] == "tracked 2, not referral 1, failed 1, retried 1"
+    assert (drawn["first"], drawn["last"]) == (found[0].day, today)
+    # The busiest day fills the chart's height; its parts stack bottom up.
+    (busiest,) = [bar for bar in drawn["bars"] if bar["parts"] and bar["x"] == 29 * 20 + 2]
+    assert busiest["parts"] == [{"y": 0.0, "height": 120.0, "colour": "#21ba45"}]

@@ -215,5 +215,8 @@ def chart(label: str, days: list[Day]) -> dict[str, Any]:
         "height": HEIGHT,
         "bars": bars,
         "legend": [(name.replace("_", " "), COLOURS[name], totals[name]) for name in COLOURS],
+        # The axis: the bars run from the period's first day to today.
+        "first": days[0].day if days else None,
+        "last": days[-1].day if days else None,
         "summary": ", ".join(f"{name.replace('_', ' ')} {total}" for name, total in totals.items()),
     }
