@@ -195,3 +195,26 @@ def test_a_customer_with_an_account_is_sent_with_their_uid(
     assert (sale.email, sale.uid) == ("grace@example.com", str(user.pk))
     [sent] = sandbox.sales
     assert (sent.email, sent.uid, sent.promoter) == ("grace@example.com", str(user.pk), "bob")
+
+
+def test_oscars_order_in_djangos_admin_links_to_its_sale(
+    client, admin_client, product, sandbox, api_version
+):
+    from django.contrib import admin
+    from oscar.apps.order.admin import OrderAdmin
+
+    from django_firstpromoter.order_admin import FirstPromoterOrderAdminMixin
+
+    visit(client, "alice")
+    order = place_order(client, product)
+    sale = Sale.objects.get()
+
+    # Oscar's own admin of the order, kept, with the mixin before it.
+    registered = admin.site._registry[type(order)]
+    assert isinstance(registered, FirstPromoterOrderAdminMixin)
+    assert isinstance(registered, OrderAdmin)
+    page = admin_client.get(f"/admin/order/order/{order.pk}/change/").content.decode()
+    assert (
+        f'Sale <a href="/admin/django_firstpromoter/sale/{sale.pk}/change/">oscar-{order.number}'
+        "</a>: 20.00 GBP, Tracked" in page
+    )
