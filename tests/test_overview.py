@@ -174,3 +174,20 @@ def test_outcomes_are_counted_per_day_over_thirty_days_quiet_days_included():
     # The busiest day fills the chart's height; its parts stack bottom up.
     (busiest,) = [bar for bar in drawn["bars"] if bar["parts"] and bar["x"] == 29 * 20 + 2]
     assert busiest["parts"] == [{"y": 0.0, "height": 120.0, "colour": "#21ba45"}]
+
+
+@pytest.mark.parametrize("asked,days", [("7", 7), ("90", 90), ("", 30), ("1000", 30), ("x", 30)])
+def test_the_period_is_a_week_a_month_or_a_quarter(admin_client, asked, days):
+    record = sale("t")
+    Reward.objects.create(
+        sale=record, firstpromoter_id=1, status="approved", amount=100, unit="cash",
+        promoter_email="alice@promoters.example",
+        created_at=timezone.now() - datetime.timedelta(days=10),
+    )  # fmt: skip
+    response = admin_client.get(URL, {"days": asked})
+    assert response.status_code == 200
+    assert response.context["days"] == days
+    assert len(response.context["charts"][0]["bars"]) == days
+    listed = [row["promoter_email"] for row in response.context["commissions_by_promoter"]]
+    assert listed == ([] if days == 7 else ["alice@promoters.example"])
+    assert f'<strong aria-current="page">{days} days</strong>' in response.content.decode()

@@ -1001,6 +1001,10 @@ class WebhookEventAdmin(ViewOnlyAdmin):
         return json_block(event.payload)
 
 
+PERIODS = ("7", "30", "90")
+"""The overview's periods, in days, that the page offers."""
+
+
 @admin.register(Overview)
 class OverviewAdmin(ViewOnlyAdmin):
     """The FirstPromoter overview: is affiliate tracking healthy, without reading rows.
@@ -1023,7 +1027,10 @@ class OverviewAdmin(ViewOnlyAdmin):
     def overview_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        found = overview.build()
+        # The period: a week, a month (the default) or a quarter, from the query string.
+        asked = request.GET.get("days", "")
+        days = int(asked) if asked in PERIODS else overview.DAYS
+        found = overview.build(period_days=days)
         queues = [
             (
                 {
@@ -1060,7 +1067,8 @@ class OverviewAdmin(ViewOnlyAdmin):
             "queues": queues,
             "first_queue_rows": queues[0][1] if queues else [],
             "sender_idle": idle,
-            "days": overview.DAYS,
+            "days": days,
+            "periods": [(int(each), int(each) == days) for each in PERIODS],
             "charts": [
                 overview.chart(
                     str(model._meta.verbose_name_plural).capitalize(),
