@@ -21,8 +21,9 @@ from django.utils import timezone
 from django.utils.html import escape
 from pytest_django.asserts import assertContains, assertNotContains
 
+from django_firstpromoter.admin_links import change_url as admin_url
 from django_firstpromoter.conf import get_config
-from django_firstpromoter.models import Reward, Sale, SaleAttempt
+from django_firstpromoter.models import Cancellation, Reward, Sale, SaleAttempt, WebhookEvent
 from django_firstpromoter.monitoring import QueueStatus
 from django_firstpromoter.statuses import AttemptOutcome, DeliveryStatus
 from django_firstpromoter.worker import Worker
@@ -388,12 +389,24 @@ def hostile_sale() -> Sale:
         error=PAYLOAD,
         response_body=json.dumps({"message": PAYLOAD}),
     )
+    # The records linked to it, by the same customer and about its reward.
+    Cancellation.objects.create(event_id=PAYLOAD, uid=PAYLOAD, api_version=2)
+    WebhookEvent.objects.create(
+        event_id=PAYLOAD, event_type=PAYLOAD, payload={}, reward=sale.rewards.get()
+    )
     return sale
 
 
 @pytest.mark.parametrize(
     "page",
-    ["sale changelist", "sale change", "reward changelist", "reward change"],
+    [
+        "sale changelist",
+        "sale change",
+        "reward changelist",
+        "reward change",
+        "cancellation change",
+        "webhook event change",
+    ],
 )
 def test_firstpromoter_text_is_escaped(admin_client: Client, hostile_sale: Sale, page: str) -> None:
     reward = hostile_sale.rewards.get()
@@ -402,6 +415,8 @@ def test_firstpromoter_text_is_escaped(admin_client: Client, hostile_sale: Sale,
         "sale change": change_url(hostile_sale),
         "reward changelist": REWARDS,
         "reward change": f"{REWARDS}{reward.pk}/change/",
+        "cancellation change": admin_url(Cancellation.objects.get()),
+        "webhook event change": admin_url(WebhookEvent.objects.get()),
     }[page]
 
     response = admin_client.get(url)
