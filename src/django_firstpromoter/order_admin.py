@@ -44,7 +44,8 @@ class FirstPromoterOrderAdminMixin:
             "<ul style='margin:0;padding-left:1em'>{}</ul>",
             format_html_join(
                 "",
-                '<li><a href="{}">{} {}</a>: {}, {}</li>',
+                # Underlined: in a line of text, colour alone does not mark a link.
+                '<li><a href="{}" style="text-decoration:underline">{} {}</a>: {}, {}</li>',
                 (
                     (
                         reverse(
