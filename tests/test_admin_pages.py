@@ -14,6 +14,8 @@ from django.utils import timezone
 from django_firstpromoter.models import Reward, Sale, SaleAttempt
 from django_firstpromoter.statuses import AttemptOutcome, DeliveryStatus
 
+UNDERLINED = ' style="text-decoration:underline"'
+"""A link among words: underlined (admin_links.link_in_text)."""
 pytestmark = pytest.mark.django_db
 
 
@@ -147,8 +149,8 @@ def test_the_shops_order_admin_links_to_what_firstpromoter_made_of_the_order(adm
     page = admin_client.get(f"/admin/shop/order/{order.pk}/change/").content.decode()
     assert f'href="/admin/django_firstpromoter/sale/{sale.pk}/change/"' in page
     assert (
-        f'Sale <a href="/admin/django_firstpromoter/sale/{sale.pk}/change/">{sale.event_id}</a>'
-        ": 20.00 USD, Pending" in page
+        f'Sale <a href="/admin/django_firstpromoter/sale/{sale.pk}/change/"{UNDERLINED}>'
+        f"{sale.event_id}</a>: 20.00 USD, Pending" in page
     )
     assert f'href="/admin/django_firstpromoter/refund/{refund.pk}/change/"' in page
     listing = admin_client.get("/admin/shop/order/").content.decode()
@@ -208,13 +210,16 @@ def test_a_sale_and_its_customers_cancellation_link_to_each_other(admin_client):
         api_version=2,
     )
     assert (
-        f'<a href="/admin/django_firstpromoter/cancellation/{cancellation.pk}/change/">sub-1</a>'
-        in page_of(admin_client, sale)
+        f'<a href="/admin/django_firstpromoter/cancellation/{cancellation.pk}/change/"{UNDERLINED}>'
+        "sub-1</a>" in page_of(admin_client, sale)
     )
     page = admin_client.get(
         f"/admin/django_firstpromoter/cancellation/{cancellation.pk}/change/"
     ).content.decode()
-    assert f'<a href="/admin/django_firstpromoter/sale/{sale.pk}/change/">evt-1</a>' in page
+    assert (
+        f'<a href="/admin/django_firstpromoter/sale/{sale.pk}/change/"{UNDERLINED}>evt-1</a>'
+        in page
+    )
     assert "evt-other" not in page
 
 
@@ -239,7 +244,10 @@ def test_past_five_linked_records_the_rest_is_one_link_to_the_filtered_list(admi
         Cancellation.objects.create(event_id=f"sub-{n}", uid="cus_1", api_version=2)
     page = page_of(admin_client, sale)
     assert len(re.findall(r"/cancellation/\d+/change/", page)) == 5
-    assert '<a href="/admin/django_firstpromoter/cancellation/?q=cus_1">all of them</a>' in page
+    assert (
+        f'<a href="/admin/django_firstpromoter/cancellation/?q=cus_1"{UNDERLINED}>all of them</a>'
+        in page
+    )
     listing = admin_client.get("/admin/django_firstpromoter/cancellation/?q=cus_1")
     assert listing.context["cl"].result_count == 6
 
@@ -258,7 +266,9 @@ def test_rewards_and_webhook_events_link_both_ways(admin_client):
         applied=True,
     )
     WebhookEvent.objects.create(event_id="wh-2", event_type="reward_approved", payload={})
-    event_link = f'<a href="/admin/django_firstpromoter/webhookevent/{event.pk}/change/">'
+    event_link = (
+        f'<a href="/admin/django_firstpromoter/webhookevent/{event.pk}/change/"{UNDERLINED}>'
+    )
     sale_page = page_of(admin_client, sale)
     # The sale's rewards link to their pages, and the events about them are listed.
     assert f'<a href="/admin/django_firstpromoter/reward/{reward.pk}/change/">1</a>' in sale_page
@@ -291,8 +301,8 @@ def test_the_order_admin_lists_the_customers_cancellation(admin_client):
     )
     page = admin_client.get(f"/admin/shop/order/{order.pk}/change/").content.decode()
     assert (
-        f'Cancellation <a href="/admin/django_firstpromoter/cancellation/{cancellation.pk}'
-        '/change/">sub-1</a>: Pending' in page
+        f'Cancellation <a href="/admin/django_firstpromoter/cancellation/'
+        f'{cancellation.pk}/change/"{UNDERLINED}>sub-1</a>: Pending' in page
     )
 
 

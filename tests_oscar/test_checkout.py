@@ -17,6 +17,8 @@ from tests.ports import free_port
 from tests_oscar.checkout import place_order, visit
 from tests_oscar.conftest import PROMO_CODE
 
+UNDERLINED = ' style="text-decoration:underline"'
+"""A link among words: underlined (admin_links.link_in_text)."""
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -215,6 +217,6 @@ def test_oscars_order_in_djangos_admin_links_to_its_sale(
     assert isinstance(registered, OrderAdmin)
     page = admin_client.get(f"/admin/order/order/{order.pk}/change/").content.decode()
     assert (
-        f'Sale <a href="/admin/django_firstpromoter/sale/{sale.pk}/change/">oscar-{order.number}'
-        "</a>: 20.00 GBP, Tracked" in page
+        f'Sale <a href="/admin/django_firstpromoter/sale/{sale.pk}/change/"{UNDERLINED}>'
+        f"oscar-{order.number}</a>: 20.00 GBP, Tracked" in page
     )

@@ -47,14 +47,15 @@ from django_firstpromoter.statuses import DeliveryStatus
 from django_firstpromoter.storable import clean_json, parse_json
 from django_firstpromoter.strategies import strategy_for
 
+# Each at least 4.5:1 against the badge's white text (WCAG AA), as axe checks it.
 BADGE_COLOURS: dict[str, str] = {
-    DeliveryStatus.PENDING: "#b58105",
-    DeliveryStatus.SENDING: "#2185d0",
-    DeliveryStatus.TRACKED: "#21ba45",
+    DeliveryStatus.PENDING: "#8a6200",
+    DeliveryStatus.SENDING: "#1b6db0",
+    DeliveryStatus.TRACKED: "#1a7f37",
     DeliveryStatus.NOT_REFERRAL: "#767676",
     DeliveryStatus.FAILED: "#db2828",
     DeliveryStatus.DUPLICATE: "#c35400",
-    DeliveryStatus.IGNORED: "#a0a0a0",
+    DeliveryStatus.IGNORED: "#595959",
 }
 logger = logging.getLogger("django_firstpromoter")
 
@@ -127,12 +128,13 @@ class AttemptInline(ReadOnlyInline):
 
     @admin.display(description=_("response"))
     def body(self, attempt: Attempt) -> str:
-        # Folded: a row per attempt, not a wall of JSON per attempt.
+        # Folded: a row per attempt, not a wall of JSON per attempt. Focusable: a
+        # keyboard can scroll a long answer only once it has the focus.
         if not attempt.response_body:
             return "—"
         return format_html(
-            "<details><summary>{}</summary><pre style='max-height:12em;overflow:auto'>{}</pre>"
-            "</details>",
+            "<details><summary>{}</summary>"
+            "<pre tabindex='0' style='max-height:12em;overflow:auto'>{}</pre></details>",
             ngettext("%d character", "%d characters", len(attempt.response_body))
             % len(attempt.response_body),
             pretty_json(attempt.response_body),

@@ -33,9 +33,14 @@ def change_link(record: Model, label: Any) -> str:
     return format_html('<a href="{}">{}</a>', change_url(record), label)
 
 
+def link_in_text(url: str, label: Any) -> str:
+    """A link among words, underlined: there, colour alone does not mark a link."""
+    return format_html('<a href="{}" style="text-decoration:underline">{}</a>', url, label)
+
+
 def changelist_link(model: type[Model], query: dict[str, Any], label: str) -> str:
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-    return format_html('<a href="{}?{}">{}</a>', url, urlencode(query), label)
+    return link_in_text(f"{url}?{urlencode(query)}", label)
 
 
 def of_customer(model: type[Any], record: Any) -> QuerySet[Any]:
@@ -59,7 +64,7 @@ def links(records: QuerySet[Any], list_query: dict[str, Any], label: Any = str) 
     if not found:
         return "—"
     shown = format_html_join(
-        ", ", "{}", ((change_link(each, label(each)),) for each in found[:SHOWN])
+        ", ", "{}", ((link_in_text(change_url(each), label(each)),) for each in found[:SHOWN])
     )
     if len(found) <= SHOWN:
         return shown

@@ -55,7 +55,7 @@ class FirstPromoterOrderAdminMixin:
                 (
                     (
                         record._meta.verbose_name.capitalize(),
-                        admin_links.change_link(record, record.event_id),
+                        admin_links.link_in_text(admin_links.change_url(record), record.event_id),
                         ", ".join(filter(None, [amount(record), record.get_status_display()])),
                     )
                     for record in records

@@ -160,12 +160,14 @@ def render(world: World, faults: Faults, problem: str = "") -> str:
     warning = f'<p class="problem" role="alert">{_text(problem)}</p>' if problem else ""
     return (
         "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-        # To / by name: after a form's answer, a plain refresh would post it again.
-        '<meta http-equiv="refresh" content="5; url=/">'
         f"<title>FirstPromoter sandbox</title><style>{STYLE}</style></head><body>"
         f"<h1>FirstPromoter sandbox</h1>{warning}"
-        f"<p>Faults: {_text(_describe(faults))}. The world as JSON: "
-        '<a href="/api/state">/api/state</a>.</p>' + "".join(sections) + "</body></html>\n"
+        # No self-reload: it would lose a reader's place and a value half typed. The
+        # link goes to / by name: after a form's answer, reloading would post it again.
+        f'<p>Faults: {_text(_describe(faults))}. <a href="/">Reload</a> to see the latest '
+        'calls. The world as JSON: <a href="/api/state">/api/state</a>.</p>'
+        + "".join(sections)
+        + "</body></html>\n"
     )
 
 
