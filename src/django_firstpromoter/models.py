@@ -345,6 +345,9 @@ class Reward(models.Model):
         verbose_name = _("reward")
         verbose_name_plural = _("rewards")
         ordering = ["-recorded_at", "-pk"]
+        # The rewards list's page is the newest hundred: read from the index, not a
+        # sort of every reward.
+        indexes = [models.Index(fields=["-recorded_at", "-id"], name="fp_reward_recorded")]
         permissions = [("approve_reward", _("Can approve or deny commissions at FirstPromoter"))]
 
     def __str__(self) -> str:
