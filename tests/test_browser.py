@@ -94,7 +94,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    # The most common laptop's: what an operator and a buyer see first.
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(15_000)
     yield context.new_page()
     context.close()
