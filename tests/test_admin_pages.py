@@ -319,3 +319,15 @@ def test_a_refunds_reward_reads_as_what_it_took_back(admin_client):
     )  # fmt: skip
     page = admin_client.get(f"/admin/django_firstpromoter/refund/{refund.pk}/change/")
     assert "alice@promoters.example gave back 2.00 USD (approved)." in page.content.decode()
+
+
+def test_a_signups_page_says_what_happened_in_one_sentence(admin_client):
+    from django_firstpromoter.models import Signup
+
+    when = timezone.make_aware(datetime.datetime(2026, 12, 1, 19, 23, 21))
+    signup = Signup.objects.create(
+        event_id="email:b@example.com", email="b@example.com", ref_id="alice", api_version=2,
+        status=DeliveryStatus.TRACKED, tracked_at=when, attempt_count=1,
+    )  # fmt: skip
+    page = admin_client.get(f"/admin/django_firstpromoter/signup/{signup.pk}/change/")
+    assert "Tracked on 2026-12-01 19:23:21 after 1 attempt." in page.content.decode()

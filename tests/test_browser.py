@@ -329,16 +329,27 @@ OVERFLOW = """() => [document.documentElement, ...document.querySelectorAll('.re
     .map(each => `${each.className || each.tagName}: ${each.scrollWidth} > ${each.clientWidth}`)"""
 
 
+SIZES = [(1280, 800), (1920, 1080)]
+"""The most common laptop's screen, and a desktop's."""
+
+
+@pytest.fixture(params=SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def sized_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    width, height = request.param
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("width,height", [(1280, 800), (1920, 1080)])
 def test_an_operator_walks_the_overview_and_a_sales_story_both_ways(
-    browser: Any, shop: str, sandbox: Sandbox, width: int, height: int
+    sized_page: Any, shop: str, sandbox: Sandbox
 ) -> None:
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    page = sized_page
+    width, height = page.viewport_size["width"], page.viewport_size["height"]
     size = f"{width}x{height}"
     email = f"walk-{width}@example.com"
     referred_purchase(page, shop, sandbox, email)
@@ -400,14 +411,15 @@ def test_an_operator_walks_the_overview_and_a_sales_story_both_ways(
     screenshot(page, f"shop-order-{size}")
     firstpromoter.get_by_role("link").first.click()
     assert page.url.split("?")[0] == sale_url
-    context.close()
 
 
 @pytest.mark.slow
 def test_the_sandboxs_buttons_fail_a_sale_until_heal_and_the_order_links_to_its_admin_page(
-    page: Any, shop: str, sandbox: Sandbox
+    sized_page: Any, shop: str, sandbox: Sandbox
 ) -> None:
     from playwright.sync_api import expect
+
+    page = sized_page
 
     sandbox.faults.update({"error_rate": 0.0})
     faults = page.locator("section", has_text="Set error rate")
@@ -433,7 +445,7 @@ def test_the_sandboxs_buttons_fail_a_sale_until_heal_and_the_order_links_to_its_
     page.goto(sandbox.url)
     expect(requests_table.locator("tbody tr").first).to_contain_text("500")
     expect(requests_table.locator("tbody tr").first).to_contain_text("error")
-    screenshot(page, "sandbox-faults")
+    screenshot(page, f"sandbox-faults-{page.viewport_size['width']}")
 
     page.get_by_role("button", name="Heal").click()
     expect(page.locator("body")).to_contain_text("Faults: none.")

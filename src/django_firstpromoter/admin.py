@@ -304,6 +304,10 @@ class DeliveryAdmin(admin.ModelAdmin):
         earned = [reward_in_words(each) for each in sorted(rewards, key=lambda r: r.amount < 0)]
         return "; ".join([str(text), *map(str, earned)]) + "."
 
+    @admin.display(description=_("recorded at"), ordering="recorded_at")
+    def recorded_short(self, record: TrackedEvent) -> str:
+        return in_a_column(record.recorded_at)
+
     @admin.display(description=_("next attempt at"))
     def next_attempt(self, record: TrackedEvent) -> str:
         # Only a pending record has one: a sending record's is its lease's end, and a
@@ -524,10 +528,6 @@ class MoneyEventAdmin(DeliveryAdmin):
             return total
         return format_html("{}<br>{}", total, ", ".join(promoters))
 
-    @admin.display(description=_("recorded at"), ordering="recorded_at")
-    def recorded_short(self, record: Sale | Refund) -> str:
-        return in_a_column(record.recorded_at)
-
     @admin.display(description=_("order"))
     def order_link(self, record: Sale | Refund) -> str:
         return order_link(record)
@@ -669,29 +669,19 @@ class RefundAdmin(MoneyEventAdmin):
         return admin_links.change_link(refund.sale, refund.sale.event_id)
 
 
+def customer_fieldsets(*fields: str) -> list[Any]:
+    """A cancellation's or a signup's page: its story, its customer, how it went."""
+    head = ["summary", "event_id", "status_badge", "email", "uid", *fields, "last_error"]
+    return [(None, {"fields": head}), (_("Delivery"), {"fields": DELIVERY_FIELDS})]
+
+
 @admin.register(Cancellation)
 class CancellationAdmin(DeliveryAdmin):
     records = "cancellations"
-    list_display = ["event_id", "customer", "status_badge", "attempt_count", "recorded_at"]
+    list_display = ["event_id", "customer", "status_badge", "attempt_count", "recorded_short"]
     search_fields = ["event_id", "email", "uid"]
     readonly_fields = ["status_badge", "sales", *TIMES]
-    fieldsets = [
-        (
-            None,
-            {
-                "fields": [
-                    "summary",
-                    "event_id",
-                    "status_badge",
-                    "email",
-                    "uid",
-                    "sales",
-                    "last_error",
-                ]
-            },
-        ),
-        (_("Delivery"), {"fields": DELIVERY_FIELDS}),
-    ]
+    fieldsets = customer_fieldsets("sales")
 
     @admin.display(description=_("the customer's sales"))
     def sales(self, cancellation: Cancellation) -> str:
@@ -707,17 +697,11 @@ class SignupAdmin(DeliveryAdmin):
         "referral",
         "status_badge",
         "attempt_count",
-        "recorded_at",
+        "recorded_short",
     ]
     search_fields = ["event_id", "email", "uid", "tid", "ref_id"]
     readonly_fields = ["status_badge", *TIMES]
-    fieldsets = [
-        (
-            None,
-            {"fields": ["event_id", "status_badge", "email", "uid", "tid", "ref_id", "last_error"]},
-        ),
-        (_("Delivery"), {"fields": DELIVERY_FIELDS}),
-    ]
+    fieldsets = customer_fieldsets("tid", "ref_id")
 
     @admin.display(description=_("referral"))
     def referral(self, signup: Signup) -> str:
