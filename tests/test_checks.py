@@ -285,6 +285,17 @@ def test_no_secret_without_the_webhook_routed_is_fine() -> None:
     assert warning.hint is not None and "Authorization: Bearer" in warning.hint
 
 
+@pytest.mark.django_db
+def test_manage_py_check_passes_on_a_worker_machine_s_settings_without_urls(settings) -> None:
+    # A worker (firstpromoter_deliver, rqworker, celery) needs no URLs; before, the
+    # webhook's check crashed `check`, and so `migrate` and every worker command.
+    del settings.ROOT_URLCONF
+    with override_settings(FIRSTPROMOTER=without("WEBHOOK_SECRET")):
+        out, err = run_check()
+    assert "no issues" in out
+    assert "firstpromoter" not in out + err
+
+
 @pytest.mark.parametrize(("key", "code"), [("API_KEY", "E016"), ("ACCOUNT_ID", "E017")])
 def test_a_credential_with_a_newline_names_the_setting_and_says_to_strip_it(key, code):
     (error,) = messages(without(**{key: f"{SECRET}\n"}))

@@ -104,6 +104,10 @@ def check_adapter(
 
 
 def webhook_routed() -> bool:
+    """Whether the project routes the webhook's URL. A worker machine's settings may
+    have no URLs at all (no ``ROOT_URLCONF``): nothing is routed there."""
+    if not hasattr(settings, "ROOT_URLCONF"):
+        return False
     try:
         reverse("firstpromoter:webhook")
     except NoReverseMatch:
