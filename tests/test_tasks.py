@@ -4,6 +4,7 @@ The real worker process is in test_tasks_worker.py."""
 
 from __future__ import annotations
 
+import datetime
 import io
 import sys
 from collections.abc import Iterator
@@ -197,12 +198,16 @@ def test_a_retry_is_queued_for_when_it_is_due(
     assert retry.task.run_after == sale.next_attempt_at > timezone.now()
 
     sandbox.faults.error_rate = 0.0
-    # A worker that runs it early (another clock, say) sends nothing and breaks nothing.
+    # A worker that runs it early (another clock, say) sends nothing, and queues it
+    # again for when it is due: nothing else would.
     assert retry.task.call(*retry.args) is None
+    assert len(sandbox.requests) == 1
+    *_, again = queue
+    assert (again.args, again.task.run_after) == ([sale.pk], sale.next_attempt_at)
     make_due(sale)
-    assert retry.task.call(*retry.args) == DeliveryStatus.TRACKED
+    assert again.task.call(*again.args) == DeliveryStatus.TRACKED
     assert len(sandbox.requests) == 2
-    assert len(queue) == 2
+    assert len(queue) == 3
 
 
 def test_no_retry_is_queued_once_the_sale_is_final(
@@ -391,3 +396,75 @@ def test_refunds_cancellations_and_signups_are_queued_as_their_own_tasks(
         "cancellation",
         "signup",
     ]
+
+
+# A task never drops its record
+
+
+def test_a_task_run_a_second_early_still_sends(
+    sandbox: Sandbox, queue: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    # RQ keeps a job's run time in whole seconds: a retry may start a second early.
+    sale = pay(sandbox, django_capture_on_commit_callbacks)
+    Sale.objects.filter(pk=sale.pk).update(
+        next_attempt_at=timezone.now() + datetime.timedelta(seconds=1)
+    )
+    assert deliver_sale.call(sale.pk) == DeliveryStatus.TRACKED
+
+
+def test_a_task_that_finds_its_sale_in_another_senders_hands_waits_for_its_lease(
+    sandbox: Sandbox, queue: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    from django_firstpromoter.delivery import claim
+
+    sale = pay(sandbox, django_capture_on_commit_callbacks)
+    # Another worker claims it, and is killed mid-send: nothing but its lease is left.
+    claimed = claim(Sale, sale.pk, get_config())
+    assert claimed is not None
+    queue.clear()
+    assert deliver_sale.call(sale.pk) is None
+    (again,) = queue
+    assert (again.args, again.task.run_after) == ([sale.pk], claimed.next_attempt_at)
+    Sale.objects.filter(pk=sale.pk).update(next_attempt_at=timezone.now())
+    assert again.task.call(*again.args) == DeliveryStatus.TRACKED
+
+
+def test_a_task_for_a_settled_sale_queues_nothing(
+    sandbox: Sandbox, queue: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    sale = pay(sandbox, django_capture_on_commit_callbacks)
+    assert deliver_sale.call(sale.pk) == DeliveryStatus.TRACKED
+    queue.clear()
+    assert deliver_sale.call(sale.pk) is None
+    assert queue == []
+
+
+def test_a_refund_that_waited_for_its_sale_is_queued_once_the_sale_is_sent(
+    sandbox: Sandbox, queue: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    from django_firstpromoter import RefundData, track_refund
+    from django_firstpromoter.models import Refund
+    from django_firstpromoter.tasks import deliver_refund
+
+    sandbox.faults.error_rate = 1.0
+    sale = pay(sandbox, django_capture_on_commit_callbacks)
+    assert deliver_sale.call(sale.pk) == DeliveryStatus.PENDING
+    with django_capture_on_commit_callbacks(execute=True):
+        track_refund(
+            RefundData(
+                event_id="r-1", sale_event_id=sale.event_id, amount=Decimal(10), email=sale.email
+            )
+        )
+    refund = Refund.objects.get()
+    # Its own task finds it waiting for the sale, due now: nothing to queue for later.
+    queue.clear()
+    assert deliver_refund.call(refund.pk) is None
+    assert queue == []
+
+    sandbox.faults.error_rate = 0.0
+    make_due(sale)
+    assert deliver_sale.call(sale.pk) == DeliveryStatus.TRACKED
+    (queued,) = [each for each in queue if each.task.name == deliver_refund.name]
+    assert queued.args == [refund.pk]
+    assert queued.task.call(*queued.args) == DeliveryStatus.TRACKED
+    assert [each.event_id for each in sandbox.refunds] == ["r-1"]

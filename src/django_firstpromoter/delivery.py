@@ -94,11 +94,17 @@ def due(model: type[TrackedEvent], now: datetime.datetime | None = None):  # typ
     )
 
 
-def claim(model: type[TrackedEvent], pk: int, config: Config) -> TrackedEvent | None:
-    """Take the record for one send; the record as claimed (its ``attempt_count`` is this
-    attempt's number), or None if it is not ours to send."""
+def claim(
+    model: type[TrackedEvent],
+    pk: int,
+    config: Config,
+    due_by: datetime.datetime | None = None,
+) -> TrackedEvent | None:
+    """Take the record for one send if it is due by ``due_by`` (default: now); the
+    record as claimed (its ``attempt_count`` is this attempt's number), or None if it
+    is not ours to send."""
     now = timezone.now()
-    if not take(due(model, now).filter(pk=pk), now, config):
+    if not take(due(model, max(now, due_by or now)).filter(pk=pk), now, config):
         return None
     return model._default_manager.get(pk=pk)
 
@@ -199,15 +205,17 @@ def deliver(
     config: Config | None = None,
     *,
     on_retry: RetryHook | None = None,
+    due_by: datetime.datetime | None = None,
 ) -> str | None:
-    """Send one record if it is due and nobody else is sending it; its new status, or None.
+    """Send one record if it is due (by ``due_by``, default now) and nobody else is
+    sending it; its new status, or None.
 
     A configuration error is raised before anything is claimed: it is never
     turned into a failed attempt, and the record waits until it is fixed. Any
     other error is raised after the claim is given back (``send_claimed``).
     """
     config = config or get_config()
-    record = claim(model, pk, config)
+    record = claim(model, pk, config, due_by)
     if record is None:
         return None
     return send_claimed(record, config, on_retry=on_retry)
@@ -352,7 +360,7 @@ def settle(
             if won and status == DeliveryStatus.DUPLICATE and kind.dependents:
                 # In the same transaction: once the sale is settled, its refunds are
                 # ready to go, and a sender would take them.
-                waiting = kind.dependents(record).filter(status__in=WAITING)
+                waiting = kind.dependents(record.pk).filter(status__in=WAITING)
                 along[:] = waiting.select_for_update()
                 waiting.filter(pk__in=[each.pk for each in along]).update(
                     status=DeliveryStatus.DUPLICATE, last_error=COLLIDED_WITH, updated_at=now

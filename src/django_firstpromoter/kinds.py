@@ -38,10 +38,11 @@ class Kind:
     model: type[TrackedEvent]
     reward_links: Callable[[Any], dict[str, Any]] | None = None
     """Where the rewards of this kind's answers belong; None: it has none."""
-    dependents: Callable[[Any], QuerySet[Any]] | None = None
-    """The records about one of this kind that are sent after it (a sale's refunds):
-    when it turns out a duplicate, those still waiting are settled with it, unsent,
-    since FirstPromoter would apply them to another's event."""
+    dependents: Callable[[int], QuerySet[Any]] | None = None
+    """The records about one of this kind (by its pk) that are sent after it (a
+    sale's refunds): when it turns out a duplicate, those still waiting are settled
+    with it, unsent, since FirstPromoter would apply them to another's event; in task
+    mode, once it is settled, its task queues theirs."""
 
     def params(self, record: TrackedEvent, config: Config) -> dict[str, Any]:
         return protocol.request_params(
@@ -68,7 +69,7 @@ KINDS: tuple[Kind, ...] = (
         "sale",
         Sale,
         reward_links=lambda sale: {"sale": sale},
-        dependents=lambda sale: Refund.objects.filter(sale_id=sale.pk),
+        dependents=lambda sale_pk: Refund.objects.filter(sale_id=sale_pk),
     ),
     Kind(
         "refund", Refund, reward_links=lambda refund: {"sale_id": refund.sale_id, "refund": refund}

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import django
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
 from django_firstpromoter import delivery, lookups
 from django_firstpromoter.conf import get_config
-from django_firstpromoter.kinds import KINDS
+from django_firstpromoter.kinds import KINDS, kind_of
 from django_firstpromoter.models import Cancellation, Refund, Sale, Signup, TrackedEvent
-from django_firstpromoter.statuses import DeliveryStatus
+from django_firstpromoter.statuses import WAITING, DeliveryStatus
 
 if TYPE_CHECKING:
     from django.tasks import Task
@@ -43,6 +44,11 @@ except ImportError as exc:
     ) from exc
 
 
+EARLY = datetime.timedelta(seconds=2)
+"""How early a task may run and still send: RQ keeps a job's run time in whole seconds,
+so a retry can start up to a second before the record is due."""
+
+
 @task
 def deliver_sale(sale_id: int) -> str | None:
     """Send the sale if it is due and nobody else is sending it; its new status, or None
@@ -50,35 +56,49 @@ def deliver_sale(sale_id: int) -> str | None:
 
     A configuration error is raised, leaving the sale untouched until it is fixed.
     """
-    return deliver_and_look_up(Sale, sale_id)
+    return deliver_record(Sale, sale_id)
 
 
 @task
 def deliver_refund(refund_id: int) -> str | None:
     """``deliver_sale`` for a refund. One still waiting for its sale is not due: the
-    command sends it once the sale is settled."""
-    return deliver_and_look_up(Refund, refund_id)
+    sale's task queues it once the sale is settled."""
+    return deliver_record(Refund, refund_id)
 
 
 @task
 def deliver_cancellation(cancellation_id: int) -> str | None:
     """``deliver_sale`` for a cancellation."""
-    return delivery.deliver(Cancellation, cancellation_id, on_retry=enqueue_retry)
+    return deliver_record(Cancellation, cancellation_id)
 
 
 @task
 def deliver_signup(signup_id: int) -> str | None:
     """``deliver_sale`` for a signup."""
-    return delivery.deliver(Signup, signup_id, on_retry=enqueue_retry)
+    return deliver_record(Signup, signup_id)
 
 
-def deliver_and_look_up(model: type[Sale] | type[Refund], pk: int) -> str | None:
-    """Deliver, then, if FirstPromoter counted it without saying its rewards (a 409
-    after a lost answer), look them up: a task runs outside the buyer's request."""
+def deliver_record(model: type[TrackedEvent], pk: int) -> str | None:
+    """What every delivery task does; a task never drops its record.
+
+    - Sent: if FirstPromoter counted it without saying its rewards (a 409 after a
+      lost answer), they are looked up (a task runs outside the buyer's request);
+      once settled, the records that waited for it (a sale's refunds) are queued.
+    - Not sent because it is not due yet (a backend that ran the task early) or
+      another sender holds it (whose process may die): queued again for when it is
+      due, or when that sender's lease ends.
+    """
     config = get_config()
-    status = delivery.deliver(model, pk, config, on_retry=enqueue_retry)
-    if status == DeliveryStatus.TRACKED:
+    status = delivery.deliver(
+        model, pk, config, on_retry=enqueue_retry, due_by=timezone.now() + EARLY
+    )
+    if status is None:
+        wait_again(model, pk)
+        return None
+    if status == DeliveryStatus.TRACKED and model in (Sale, Refund):
         lookups.look_up_if_unknown(config, model, pk)
+    if status != DeliveryStatus.PENDING:
+        queue_dependents(model, pk)
     return status
 
 
@@ -88,18 +108,49 @@ DELIVER_TASKS: dict[type[TrackedEvent], Task[Any, Any]] = {
 }
 
 
-def enqueue_retry(record: TrackedEvent, run_after: datetime.datetime) -> None:
-    """Queue the record's next attempt for when it is due, where the backend can defer
-    a task. Where it cannot (the Immediate backend), ``firstpromoter_deliver`` sends it.
+def wait_again(model: type[TrackedEvent], pk: int) -> None:
+    """Queue the record again for when a sender may take it, if it still waits and
+    that is later than now: due later (pending), or under another's lease (sending).
+    Gone, settled or due now (a refund whose sale is not sent yet), nothing is queued:
+    the sale's task queues its refunds."""
+    row = (
+        model._default_manager.filter(pk=pk, status__in=WAITING)
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if row is not None and row > timezone.now():
+        enqueue_at(model, pk, row)
 
-    The row is due then whatever happens here: a retry that cannot be queued (the
+
+def queue_dependents(model: type[TrackedEvent], pk: int) -> None:
+    """The records that waited for this one to be settled: a sale's pending refunds."""
+    dependents = kind_of(model).dependents
+    if dependents is None:
+        return
+    waiting = dependents(pk).filter(status=DeliveryStatus.PENDING)
+    for dependent in waiting.values_list("pk", flat=True):
+        enqueue_at(waiting.model, dependent, None)
+
+
+def enqueue_retry(record: TrackedEvent, run_after: datetime.datetime) -> None:
+    """Queue the record's next attempt for when it is due (``delivery``'s retry hook)."""
+    enqueue_at(type(record), record.pk, run_after)
+
+
+def enqueue_at(model: type[TrackedEvent], pk: int, run_after: datetime.datetime | None) -> None:
+    """Queue the record's task for ``run_after`` (None: now), where the backend can
+    defer a task. Where it cannot (the Immediate backend), ``firstpromoter_deliver``
+    sends it.
+
+    The row is due then whatever happens here: a task that cannot be queued (the
     queue down, TASKS wrong: manage.py check says so) is logged, not raised into the
     sender, and ``firstpromoter_deliver`` sends it when it is due."""
     try:
-        deliver_task = DELIVER_TASKS[type(record)]
-        if deliver_task.get_backend().supports_defer:
-            deliver_task.using(run_after=run_after).enqueue(record.pk)
+        deliver_task = DELIVER_TASKS[model]
+        if run_after is None:
+            deliver_task.enqueue(pk)
+        elif deliver_task.get_backend().supports_defer:
+            deliver_task.using(run_after=run_after).enqueue(pk)
     except Exception:
-        logger.exception(
-            "%s %s: its retry could not be queued", record._meta.verbose_name, record.pk
-        )
+        what = "task" if run_after is None else "retry"
+        logger.exception("%s %s: its %s could not be queued", model._meta.verbose_name, pk, what)
