@@ -222,7 +222,7 @@ def test_the_queue_summary_sits_above_the_list(admin_client: Client, queue: None
     response = admin_client.get(SALES)
 
     assert queue_summary(response) == (
-        "Delivery queue, all sales whatever the filters: due now: 1 waiting for retry: 1"
+        "Delivery queue, all sales whatever the filters: due now: 1 overdue: 0 waiting for retry: 1"
         " sending: 0 failed: 1 oldest waiting: 2h 0m"
     )
     page = response.text
@@ -252,7 +252,7 @@ def test_the_queue_summary_follows_retry_now(
     response = post_action(admin_client, "retry_sales", list(Sale.objects.all()))
 
     assert queue_summary(response).endswith(
-        "due now: 0 waiting for retry: 0 sending: 0 failed: 0 oldest waiting: none"
+        "due now: 0 overdue: 0 waiting for retry: 0 sending: 0 failed: 0 oldest waiting: none"
     )
 
 

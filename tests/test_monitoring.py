@@ -63,6 +63,8 @@ def test_each_sale_is_counted_in_its_one_category(queue: None) -> None:
         sending=1,
         failed=2,
         oldest_waiting=90 * MINUTE,
+        # Of those due now, due for a minute: "new" and the dead sender's "lease-over".
+        overdue=2,
     )
 
 
@@ -116,6 +118,7 @@ def test_the_due_index_finds_the_unfinished_rows(queue: None) -> None:
 def test_lines_are_what_the_admin_and_the_command_show(queue: None) -> None:
     assert queue_status(Sale, now=NOW).lines() == [
         "due now: 3",
+        "overdue: 2",
         "waiting for retry: 2",
         "sending: 1",
         "failed: 2",

@@ -15,7 +15,7 @@ from unittest import mock
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
-from django.core.management.base import SystemCheckError
+from django.core.management.base import CommandError, SystemCheckError
 from django.db import transaction
 from django.utils import timezone
 
@@ -468,3 +468,58 @@ def test_a_refund_that_waited_for_its_sale_is_queued_once_the_sale_is_sent(
     assert queued.args == [refund.pk]
     assert queued.task.call(*queued.args) == DeliveryStatus.TRACKED
     assert [each.event_id for each in sandbox.refunds] == ["r-1"]
+
+
+# The sweep: firstpromoter_deliver --enqueue, and --status in task mode
+
+
+def sweep() -> str:
+    out = io.StringIO()
+    call_command("firstpromoter_deliver", "--enqueue", stdout=out)
+    return out.getvalue()
+
+
+def test_the_sweep_queues_what_no_sender_took_and_nothing_else(
+    sandbox: Sandbox, queue: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    from django_firstpromoter.delivery import claim
+
+    lost, recent, dead, alive, done = (
+        pay(sandbox, django_capture_on_commit_callbacks, email=f"{name}@example.com")
+        for name in ("lost", "recent", "dead", "alive", "done")
+    )
+    minutes_ago = timezone.now() - datetime.timedelta(minutes=2)
+    # Its task lost with a killed worker: due for two minutes.
+    Sale.objects.filter(pk=lost.pk).update(next_attempt_at=minutes_ago)
+    # Its sender was killed mid-send two minutes after its lease ended; another's is live.
+    claim(Sale, dead.pk, get_config())
+    Sale.objects.filter(pk=dead.pk).update(next_attempt_at=minutes_ago)
+    claim(Sale, alive.pk, get_config())
+    assert deliver_sale.call(done.pk) == DeliveryStatus.TRACKED
+    queue.clear()
+
+    assert sweep() == "queued 0 signups, 2 sales, 0 refunds, 0 cancellations\n"
+    assert sorted(each.args[0] for each in queue) == sorted([lost.pk, dead.pk])
+    for each in list(queue):
+        assert each.task.call(*each.args) == DeliveryStatus.TRACKED
+    assert recent.pk not in [each.args[0] for each in queue]
+
+
+def test_the_sweep_is_for_task_mode_only(settings: Any) -> None:
+    settings.FIRSTPROMOTER = {**settings.FIRSTPROMOTER, "DELIVERY": "worker"}
+    with pytest.raises(CommandError, match="--enqueue queues tasks, for DELIVERY 'task'"):
+        sweep()
+
+
+def test_status_in_task_mode_fails_on_an_overdue_record(
+    sandbox: Sandbox, queue: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    sale = pay(sandbox, django_capture_on_commit_callbacks)
+    out = io.StringIO()
+    call_command("firstpromoter_deliver", "--status", stdout=out)
+    assert "overdue: 0" in out.getvalue()
+    Sale.objects.filter(pk=sale.pk).update(
+        next_attempt_at=timezone.now() - datetime.timedelta(minutes=2)
+    )
+    with pytest.raises(CommandError, match="overdue: 1, due for over 1m 0s and taken by no"):
+        call_command("firstpromoter_deliver", "--status", stdout=io.StringIO())

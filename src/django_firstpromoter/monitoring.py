@@ -19,8 +19,14 @@ from django.utils.translation import gettext_lazy as _
 from django_firstpromoter.models import Sale, TrackedEvent
 from django_firstpromoter.statuses import WAITING, DeliveryStatus
 
+OVERDUE_AFTER = datetime.timedelta(minutes=1)
+"""A record due for longer than this has been taken by no sender: in task mode, its
+task was lost (a killed worker, a dropped job), and ``firstpromoter_deliver --enqueue``
+queues it again."""
+
 LABELS = {
     "due_now": _("due now"),
+    "overdue": _("overdue"),
     "waiting_for_retry": _("waiting for retry"),
     "sending": _("sending"),
     "failed": _("failed"),
@@ -34,6 +40,8 @@ class QueueStatus:
 
     - ``due_now``: ``pending`` and due, or ``sending`` with an expired lease (its
       sender died): the next ``firstpromoter_deliver`` run sends them.
+    - ``overdue``: those of ``due_now`` due for over ``OVERDUE_AFTER``, which no
+      sender took (counted in ``due_now`` too).
     - ``waiting_for_retry``: ``pending`` after at least one attempt, due later.
     - ``sending``: ``sending`` within its lease, i.e. in a sender's hands right now.
     - ``failed``: ``failed``; nothing sends them again until an operator chooses
@@ -47,12 +55,14 @@ class QueueStatus:
     sending: int
     failed: int
     oldest_waiting: datetime.timedelta | None
+    overdue: int = 0
 
     def rows(self) -> list[tuple[str, str]]:
         """(label, value) pairs, in the order the admin and the command show them."""
         age = self.oldest_waiting
         values = {
             "due_now": str(self.due_now),
+            "overdue": str(self.overdue),
             "waiting_for_retry": str(self.waiting_for_retry),
             "sending": str(self.sending),
             "failed": str(self.failed),
@@ -64,12 +74,24 @@ class QueueStatus:
         """``label: value`` lines, for a terminal or a log."""
         return [f"{label}: {value}" for label, value in self.rows()]
 
-    def problems(self, max_age: datetime.timedelta | None = None) -> list[str]:
+    def problems(
+        self, max_age: datetime.timedelta | None = None, *, overdue: bool = False
+    ) -> list[str]:
         """What a health check should fail on, one line each, worded like :meth:`lines`:
-        failed rows (nothing sends them again, a person must look) and, given
-        ``max_age``, a row waiting longer than that (no sender runs, or FirstPromoter
-        has been failing that long). Empty when all is well."""
+        failed rows (nothing sends them again, a person must look), given ``max_age``
+        a row waiting longer than that (no sender runs, or FirstPromoter has been
+        failing that long), and with ``overdue`` (task mode, where a task sends each
+        record when it is due) an overdue row. Empty when all is well."""
         found = []
+        if overdue and self.overdue:
+            found.append(
+                gettext("%(label)s: %(count)d, due for over %(after)s and taken by no sender")
+                % {
+                    "label": LABELS["overdue"],
+                    "count": self.overdue,
+                    "after": format_age(OVERDUE_AFTER),
+                }
+            )
         if self.failed:
             found.append(
                 gettext("%(label)s: %(count)d, not sent again until someone chooses Retry now")
@@ -95,6 +117,7 @@ def queue_status(
     now = now or timezone.now()
     counts = model._default_manager.filter(status__in=(*WAITING, DeliveryStatus.FAILED)).aggregate(
         due_now=Count("pk", filter=Q(status__in=WAITING, next_attempt_at__lte=now)),
+        overdue=Count("pk", filter=Q(status__in=WAITING, next_attempt_at__lte=now - OVERDUE_AFTER)),
         waiting_for_retry=Count(
             "pk",
             filter=Q(status=DeliveryStatus.PENDING, attempt_count__gt=0, next_attempt_at__gt=now),

@@ -23,6 +23,7 @@ from django_firstpromoter import delivery, lookups
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.kinds import KINDS, kind_of
 from django_firstpromoter.models import Cancellation, Refund, Sale, Signup, TrackedEvent
+from django_firstpromoter.monitoring import OVERDUE_AFTER
 from django_firstpromoter.statuses import WAITING, DeliveryStatus
 
 if TYPE_CHECKING:
@@ -130,6 +131,23 @@ def queue_dependents(model: type[TrackedEvent], pk: int) -> None:
     waiting = dependents(pk).filter(status=DeliveryStatus.PENDING)
     for dependent in waiting.values_list("pk", flat=True):
         enqueue_at(waiting.model, dependent, None)
+
+
+def enqueue_overdue() -> dict[type[TrackedEvent], int]:
+    """The sweep (``firstpromoter_deliver --enqueue``, from cron or Celery beat): queue
+    a task for every record due for over ``OVERDUE_AFTER`` that no sender took (its
+    task lost with a killed worker, or never queued); how many of each kind.
+
+    Queuing one a sender is about to take anyway is harmless: the claim lets one
+    send."""
+    overdue_by = timezone.now() - OVERDUE_AFTER
+    queued = {}
+    for kind in KINDS:
+        pks = list(delivery.due(kind.model, overdue_by).values_list("pk", flat=True))
+        for pk in pks:
+            enqueue_at(kind.model, pk, None)
+        queued[kind.model] = len(pks)
+    return queued
 
 
 def enqueue_retry(record: TrackedEvent, run_after: datetime.datetime) -> None:

@@ -34,7 +34,14 @@ class Command(BaseCommand):
         mode.add_argument(
             "--status",
             action="store_true",
-            help="Send nothing: print the queue, exit 1 if a record failed or waited too long.",
+            help="Send nothing: print the queue, exit 1 if a record failed or waited too long "
+            "(or, with DELIVERY 'task', is overdue).",
+        )
+        mode.add_argument(
+            "--enqueue",
+            action="store_true",
+            help="With DELIVERY 'task': send nothing, queue a task for every overdue record "
+            "(due for over a minute, taken by no sender), then exit. For cron or Celery beat.",
         )
         parser.add_argument(
             "--max-age",
@@ -66,18 +73,22 @@ class Command(BaseCommand):
         interval: float,
         threads: int,
         status: bool,
+        enqueue: bool,
         max_age: datetime.timedelta | None,
         **options: Any,
     ) -> None:
         if max_age is not None and not status:
             raise CommandError("--max-age goes with --status.")
-        if status:
-            self.report_status(max_age)
-            return
         try:
             config = get_config()
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
+        if status:
+            self.report_status(max_age, overdue=config.delivery == "task")
+            return
+        if enqueue:
+            self.enqueue_overdue(config.delivery)
+            return
         worker = Worker(
             config,
             threads=threads,
@@ -91,9 +102,25 @@ class Command(BaseCommand):
         if not loop:
             self.stdout.write(summary(results))
 
-    def report_status(self, max_age: datetime.timedelta | None) -> None:
+    def enqueue_overdue(self, delivery: str) -> None:
+        if delivery != "task":
+            raise CommandError(
+                f"--enqueue queues tasks, for DELIVERY 'task'; DELIVERY is {delivery!r}: "
+                "run firstpromoter_deliver without it to send what is due."
+            )
+        from django_firstpromoter.tasks import enqueue_overdue
+
+        queued = enqueue_overdue()
+        self.stdout.write(
+            "queued "
+            + ", ".join(
+                f"{count} {model._meta.verbose_name_plural}" for model, count in queued.items()
+            )
+        )
+
+    def report_status(self, max_age: datetime.timedelta | None, *, overdue: bool) -> None:
         """For monitoring: the queue on stdout; a non-zero exit, saying why, when a
-        person should look."""
+        person should look (in task mode, an overdue record too: its task was lost)."""
         problems = []
         for model in TRACKED_MODELS:
             kind = str(model._meta.verbose_name_plural)
@@ -101,7 +128,9 @@ class Command(BaseCommand):
             self.stdout.write(f"{kind}:")
             for line in current.lines():
                 self.stdout.write(f"  {line}")
-            problems += [f"{kind}: {problem}" for problem in current.problems(max_age)]
+            problems += [
+                f"{kind}: {problem}" for problem in current.problems(max_age, overdue=overdue)
+            ]
         if problems:
             raise CommandError("\n".join(problems))
 
