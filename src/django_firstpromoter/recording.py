@@ -9,19 +9,23 @@ from __future__ import annotations
 import datetime
 import re
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 
+from django_firstpromoter import signals
 from django_firstpromoter.conf import Config
 from django_firstpromoter.data import MoneyData
+from django_firstpromoter.kinds import kind_of
 from django_firstpromoter.models import OrderLinked, TrackedEvent
 from django_firstpromoter.money import to_minor_units
+from django_firstpromoter.notify import send_robust
 from django_firstpromoter.storable import as_utc, in_range, text_problem
 from django_firstpromoter.strategies import strategy_for
 
@@ -39,8 +43,22 @@ def record_and_schedule(record: Record, config: Config) -> Record:
     this call saved it, its delivery scheduled for after the caller's commit."""
     record, created = record_once(record)
     if created:
-        strategy_for(config).recorded(type(record), record.pk)
+        schedule(record, config)
     return record
+
+
+def schedule(record: TrackedEvent, config: Config) -> None:
+    """For a record this call inserted: its delivery, by the mode, and the
+    ``recorded`` signal, both after the caller's commit."""
+    strategy_for(config).recorded(type(record), record.pk)
+    # Asked first: a checkout with no receiver pays for no callback.
+    if signals.recorded.has_listeners(type(record)):
+        transaction.on_commit(partial(announce, record))
+
+
+def announce(record: TrackedEvent) -> None:
+    """The ``recorded`` signal, after the commit that wrote ``record``."""
+    send_robust(signals.recorded, "recorded", type(record), **{kind_of(record).name: record})
 
 
 def record_once(record: Record) -> tuple[Record, bool]:

@@ -18,10 +18,10 @@ from django_firstpromoter.recording import (
     money_event_fields,
     order_fields,
     record_once,
+    schedule,
 )
 from django_firstpromoter.referral import referral_for, remember_referral
 from django_firstpromoter.revisions import apply_later_answer
-from django_firstpromoter.strategies import strategy_for
 
 STRING_FIELDS = ("email", "uid", "plan", "promo_code", "tid", "ref_id", "subscription_id")
 
@@ -45,7 +45,7 @@ def track_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | N
     sale = Sale(**fields, api_version=config.api_version)
     recorded, created = record_once(sale)
     if created:
-        strategy_for(config).recorded(Sale, recorded.pk)
+        schedule(recorded, config)
         return recorded
     return apply_later_answer(recorded, sale)
 

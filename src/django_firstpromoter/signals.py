@@ -14,6 +14,12 @@ order_refunded = Signal()
 #: ``subscription_cancelled.send(sender=..., email=..., uid=...)``.
 subscription_cancelled = Signal()
 
+#: Sent after the commit that wrote a new record, with ``sale=``, ``refund=``,
+#: ``cancellation=`` or ``signup=`` (the record as written): for code that wants to
+#: know a record exists, a shop's own queue say. Receivers' errors are logged, not
+#: raised; a repeat of a known ``event_id`` writes nothing and sends nothing.
+recorded = Signal()
+
 #: Sent once a record's fate is known, with ``sale=``, ``refund=``, ``cancellation=`` or
 #: ``signup=``; receivers' errors are logged, not raised. ``*_duplicate``: FirstPromoter
 #: answered 409 to the first attempt, so the event id was someone else's.
