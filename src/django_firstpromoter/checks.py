@@ -36,12 +36,26 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         conf = raw_settings()
     except ImproperlyConfigured:
         return errors  # E007, among the settings' problems
-    if conf["DELIVERY"] == "task":
+    if conf["DELIVERY"] == "task" and conf["ENQUEUE"]:
+        errors.extend(
+            check_adapter(
+                conf, "ENQUEUE", "firstpromoter.E021", "callable(kind, pk, due) that queues a job"
+            )
+        )
+    elif conf["DELIVERY"] == "task":
         errors.extend(check_tasks())
     if conf["ORDER_MODEL"]:
         errors.extend(check_order_model(conf["ORDER_MODEL"]))
-    errors.extend(check_adapter(conf, "SALE_FROM_ORDER", "SaleData", "firstpromoter.E006"))
-    errors.extend(check_adapter(conf, "REFUND_FROM_ORDER", "RefundData", "firstpromoter.E013"))
+    errors.extend(
+        check_adapter(
+            conf, "SALE_FROM_ORDER", "firstpromoter.E006", "callable(order) -> SaleData | None"
+        )
+    )
+    errors.extend(
+        check_adapter(
+            conf, "REFUND_FROM_ORDER", "firstpromoter.E013", "callable(order) -> RefundData | None"
+        )
+    )
     if conf["SIGNUP_ON_USER_CREATED"] and not any(
         path.endswith("ReferralMiddleware") for path in settings.MIDDLEWARE
     ):
@@ -84,11 +98,11 @@ def check_order_model(label: Any) -> list[checks.CheckMessage]:
 
 
 def check_adapter(
-    conf: dict[str, Any], key: str, returns: str, check_id: str
+    conf: dict[str, Any], key: str, check_id: str, signature: str
 ) -> list[checks.CheckMessage]:
     """``conf[key]``, when set, is the dotted path of a callable."""
     path = conf[key]
-    hint = f"Give the dotted path of a callable(order) -> {returns} | None, as a string."
+    hint = f"Give the dotted path of a {signature}, as a string."
     if not path:
         return []
     if not isinstance(path, str):

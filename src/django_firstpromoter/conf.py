@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ATTEMPTS": 12,
     "RETRY_BACKOFF": 60,
     "DELIVERY": "on_commit",
+    # With DELIVERY "task": the shop's own queue instead of Django's Tasks framework.
+    "ENQUEUE": None,
     "ORDER_MODEL": None,
     "SALE_FROM_ORDER": None,
     "REFUND_FROM_ORDER": None,
@@ -320,6 +322,18 @@ RULES: tuple[Rule, ...] = (
         "'task' (a worker of Django's Tasks framework sends).",
         sends=True,
     ),
+    # Whether ENQUEUE imports is checks.py's (E021): importing the shop's code here
+    # would run it on every read of the settings.
+    Rule(
+        "W005",
+        "ENQUEUE",
+        _when(
+            lambda raw: bool(raw["ENQUEUE"]) and raw["DELIVERY"] != "task",
+            "FIRSTPROMOTER['ENQUEUE'] is set but DELIVERY is {DELIVERY!r}, so nothing calls it.",
+        ),
+        "Set 'DELIVERY': 'task' to queue every record through it, or leave ENQUEUE out.",
+        level=checks.Warning,
+    ),
     *(_number(key) for key in NUMBERS),
     Rule(
         "E010",
@@ -514,6 +528,7 @@ class Config:
     max_attempts: int
     retry_backoff: float
     delivery: str
+    enqueue: str | None
     order_model: str | None
     sale_from_order: str | None
     refund_from_order: str | None
@@ -553,6 +568,7 @@ def get_config() -> Config:
         max_attempts=int(raw["MAX_ATTEMPTS"]),
         retry_backoff=float(raw["RETRY_BACKOFF"]),
         delivery=raw["DELIVERY"],
+        enqueue=raw["ENQUEUE"] or None,
         order_model=raw["ORDER_MODEL"],
         sale_from_order=raw["SALE_FROM_ORDER"],
         refund_from_order=raw["REFUND_FROM_ORDER"],

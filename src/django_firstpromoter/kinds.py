@@ -82,8 +82,14 @@ behind its sale."""
 
 TRACKED_MODELS: tuple[type[TrackedEvent], ...] = tuple(kind.model for kind in KINDS)
 _BY_MODEL = {kind.model: kind for kind in KINDS}
+_BY_NAME = {kind.name: kind for kind in KINDS}
 
 
 def kind_of(model_or_record: type[TrackedEvent] | TrackedEvent) -> Kind:
     model = model_or_record if isinstance(model_or_record, type) else type(model_or_record)
     return _BY_MODEL[model]
+
+
+def kind_named(name: str) -> Kind:
+    """The kind called ``name``, as a queued job names it; KeyError for no kind."""
+    return _BY_NAME[name]

@@ -16,7 +16,7 @@ from functools import partial
 
 from django.db import transaction
 
-from django_firstpromoter import delivery
+from django_firstpromoter import delivery, queueing
 from django_firstpromoter.conf import Config
 from django_firstpromoter.models import TrackedEvent
 
@@ -60,42 +60,18 @@ class OnCommit(Strategy):
 
 
 class TaskQueue(Strategy):
-    """``DELIVERY = "task"``: a worker of Django's Tasks framework sends each record,
-    and each retry when it is due. ``tasks`` is imported only here: it needs the
-    framework and a loadable ``TASKS`` backend."""
+    """``DELIVERY = "task"``: a job on a queue sends each record, and each retry when
+    it is due: a task of Django's Tasks framework, or the shop's own job through
+    ``ENQUEUE``. ``queueing`` logs a job it cannot queue instead of raising it."""
 
     def recorded(self, model: type[TrackedEvent], pk: int) -> None:
-        transaction.on_commit(partial(self.enqueue, model, pk))
-
-    @staticmethod
-    def enqueue(model: type[TrackedEvent], pk: int) -> None:
-        # As above: nothing may reach the host's view. A record whose task could not be
-        # queued (the framework missing, the queue down) stays due for firstpromoter_deliver.
-        try:
-            from django_firstpromoter.tasks import DELIVER_TASKS
-
-            DELIVER_TASKS[model].enqueue(pk)
-        except Exception:
-            logger.exception(
-                "%s %s could not be queued after commit; it stays pending",
-                model._meta.model_name,
-                pk,
-            )
+        transaction.on_commit(partial(queueing.enqueue_at, model, pk, None))
 
     def made_due(self, model: type[TrackedEvent], pk: int) -> None:
-        self.enqueue(model, pk)
+        queueing.enqueue_at(model, pk, None)
 
     def retry_due(self, record: TrackedEvent, when: datetime.datetime) -> None:
-        try:
-            from django_firstpromoter.tasks import enqueue_retry
-        except Exception:
-            # The framework gone since the record was queued: manage.py check says so
-            # (E012), and firstpromoter_deliver sends the record when it is due.
-            logger.exception(
-                "%s %s: its retry could not be queued", record._meta.verbose_name, record.pk
-            )
-            return
-        enqueue_retry(record, when)
+        queueing.enqueue_retry(record, when)
 
 
 STRATEGIES: dict[str, Strategy] = {

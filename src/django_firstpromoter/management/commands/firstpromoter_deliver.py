@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.kinds import TRACKED_MODELS
 from django_firstpromoter.monitoring import queue_status
+from django_firstpromoter.queueing import enqueue_overdue
 from django_firstpromoter.statuses import DeliveryStatus
 from django_firstpromoter.worker import Worker
 
@@ -108,8 +109,6 @@ class Command(BaseCommand):
                 f"--enqueue queues tasks, for DELIVERY 'task'; DELIVERY is {delivery!r}: "
                 "run firstpromoter_deliver without it to send what is due."
             )
-        from django_firstpromoter.tasks import enqueue_overdue
-
         queued = enqueue_overdue()
         self.stdout.write(
             "queued "
