@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from typing import Any
 
 import environ
 
@@ -78,4 +79,16 @@ FIRSTPROMOTER = {
     # Tests send as fast as they can; tests/test_ratelimit.py turns the limit on.
     "RATE_LIMIT": None,
     "WEBHOOK_SECRET": "test-webhook-secret-0123456789",
+}
+
+# contrib.celery on real workers (tests/test_engines.py), configured as the README
+# says but for the sweep's period: every 10 s rather than a minute, so that the test
+# sees a lost job recovered in seconds. The broker is Redis's database 7, which the
+# engine test empties first.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/7")
+CELERY_IMPORTS = ["django_firstpromoter.contrib.celery"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "django_firstpromoter.sweep": {"task": "django_firstpromoter.sweep", "schedule": 10.0}
 }

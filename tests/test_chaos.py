@@ -26,7 +26,7 @@ from django_firstpromoter.models import Refund, Sale, SaleAttempt
 from django_firstpromoter.sandbox import Sandbox
 from django_firstpromoter.sandbox.faults import Faults
 from django_firstpromoter.statuses import DeliveryStatus
-from tests.shop.models import Order
+from tests.orders import pay_order
 from tests.waiting import poll, wait_until
 from tests.workers import start_worker
 
@@ -45,23 +45,13 @@ pytestmark = [
 
 
 def place_orders(sandbox: Sandbox) -> tuple[dict[str, str], dict[str, str]]:
-    """The paid orders, and the refunds of every fifth of them, each event id with what
-    FirstPromoter should make of it: half came through alice's tracked click, a
-    quarter through bob's link, a quarter through no promoter at all."""
+    """The paid orders (``tests.orders``) and the refunds of every fifth of them, each
+    event id with what FirstPromoter should make of it."""
     expected: dict[str, str] = {}
     refunds: dict[str, str] = {}
     for n in range(ORDERS):
-        referral: dict[str, Any] = {}
-        if n % 4 in (0, 1):
-            referral["referral_tid"] = sandbox.click("alice")
-        elif n % 4 == 2:
-            referral["referral_ref_id"] = "bob"
-        order = Order.objects.create(
-            email=f"buyer{n}@example.com", total=Decimal("19.99"), paid=True, **referral
-        )
-        expected[f"order-{order.pk}"] = (
-            DeliveryStatus.NOT_REFERRAL if n % 4 == 3 else DeliveryStatus.TRACKED
-        )
+        order, status = pay_order(sandbox, n)
+        expected[f"order-{order.pk}"] = status
         if n % 5 == 0:
             order.refunded = Decimal("5.00")
             order.save()

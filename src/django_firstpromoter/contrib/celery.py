@@ -1,12 +1,18 @@
 """Celery without Django's Tasks framework: the delivery and the sweep as Celery
-tasks, and the ``ENQUEUE`` hook that queues them.
+tasks, and the ``ENQUEUE`` hook that queues them. In the shop's settings::
 
     FIRSTPROMOTER = {..., "DELIVERY": "task",
                      "ENQUEUE": "django_firstpromoter.contrib.celery.enqueue"}
-    CELERY_BEAT_SCHEDULE = {**django_firstpromoter.contrib.celery.BEAT_SCHEDULE}
+    CELERY_IMPORTS = ["django_firstpromoter.contrib.celery"]
+    CELERY_BEAT_SCHEDULE = {
+        "django_firstpromoter.sweep": {"task": "django_firstpromoter.sweep", "schedule": 60}
+    }
+
+(The beat entry is written out: settings cannot import this module, which needs the
+app registry.)
 
 Nothing is stranded by a worker that dies: each task is acknowledged only once it
-has run and is given back if its worker process is killed (``acks_late``,
+has run and is given back if its pool process is killed (``acks_late``,
 ``reject_on_worker_lost``), and the sweep, once a minute, queues again whatever a
 lost message left due (a whole worker killed: Redis gives its messages back only
 after the broker's visibility timeout, an hour by default).
@@ -26,11 +32,6 @@ ETA_HORIZON = datetime.timedelta(minutes=5)
 unacknowledged until it runs, and Redis hands one held past its visibility
 timeout to another worker too; a retry due later is left to the sweep, which
 queues it once it is due."""
-
-BEAT_SCHEDULE = {
-    "django_firstpromoter.sweep": {"task": "django_firstpromoter.sweep", "schedule": 60.0},
-}
-"""Celery beat's entry for the sweep, every minute (``CELERY_BEAT_SCHEDULE``)."""
 
 
 @shared_task(
