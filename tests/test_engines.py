@@ -38,7 +38,7 @@ from django.db import connection
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from django_firstpromoter import delivery
+from django_firstpromoter import delivery, lookups
 from django_firstpromoter.models import Refund, Sale
 from django_firstpromoter.monitoring import OVERDUE_AFTER
 from django_firstpromoter.sandbox import Sandbox
@@ -258,16 +258,15 @@ class Run:
         )
 
     @contextlib.contextmanager
-    def every_sender_in_a_call(self, senders: int, orders: int) -> Iterator[None]:
-        """FirstPromoter slowed down until each of ``senders`` is inside a call, with
-        ``orders`` more placed to keep them busy: a kill then lands mid-send."""
+    def every_sender_in_a_call(self, senders: int) -> Iterator[None]:
+        """FirstPromoter slowed down until each of ``senders`` is inside a call, a few
+        orders more placed to keep them busy: a kill then lands mid-send. Few, since
+        what waits behind the slow calls waits past its due time."""
         since = max((request.id for request in self.sandbox.requests), default=0)
         self.sandbox.faults.latency_ms = SLOW_MS
         try:
-            self.place_orders(orders)
-            self.wait(
-                lambda: self.in_flight(since) >= senders, 30, f"{senders} senders in a call"
-            )
+            self.place_orders(senders + 2)
+            self.wait(lambda: self.in_flight(since) >= senders, 30, f"{senders} senders in a call")
             yield
         finally:
             self.sandbox.faults.latency_ms = FAULTS["latency_ms"]
@@ -311,23 +310,19 @@ class Run:
         refund_statuses = dict(Refund.objects.values_list("event_id", "status"))
         counted = Counter(event.event_id for event in self.sandbox.sales)
         refunds_counted = Counter(event.event_id for event in self.sandbox.refunds)
-        claims = 0
-        attempts = 0
-        retried = 0
+        claims = attempts = retried = rewards_unknown = 0
         for model in (Sale, Refund):
-            totals = model.objects.aggregate(claims=Sum("attempt_count"), rows=Count("attempts"))
-            claims += totals["claims"] or 0
-            attempts += totals["rows"] or 0
+            claims += model.objects.aggregate(n=Sum("attempt_count"))["n"] or 0
+            attempts += model.objects.aggregate(n=Count("attempts"))["n"] or 0
             retried += model.objects.filter(attempt_count__gt=1).count()
+            rewards_unknown += lookups.unknown(model).count()
         faults_met = Counter(
-            request.fault or str(request.status) for request in self.sandbox.requests
+            f"{request.call} {request.fault or request.status}" for request in self.sandbox.requests
         )
-        swept = [
-            tuple(map(int, found))
-            for found in re.findall(
-                r"queued (\d+) sales, (\d+) refunds", self.sweep_log.read_text(errors="replace")
-            )
-        ]
+        swept = Counter()
+        for line in self.sweep_log.read_text(errors="replace").splitlines():
+            if line.startswith("queued "):
+                swept.update({kind: int(n) for n, kind in re.findall(r"(\d+) (\w+)", line)})
         late = {
             status: max(
                 (seconds for (_, _, each), seconds in self.late.items() if each == status),
@@ -335,11 +330,8 @@ class Run:
             )
             for status in WAITING
         }
-        waited_long = sorted(
-            (round(seconds, 1), kind, pk, status)
-            for (kind, pk, status), seconds in self.late.items()
-            if seconds > 5
-        )
+        waited = [(kind, pk, status, s) for (kind, pk, status), s in self.late.items() if s > 5]
+        longest = sorted(waited, key=lambda each: -each[3])[:5]
         result = {
             "statuses": statuses,
             "refund_statuses": refund_statuses,
@@ -348,21 +340,26 @@ class Run:
             "late": late,
             "codes": codes,
         }
-        print(
-            f"\n{self.engine}: {len(statuses)} sales and {len(refund_statuses)} refunds "
-            f"settled in {drained_in:.0f} s: {dict(Counter(statuses.values()))}, refunds "
-            f"{dict(Counter(refund_statuses.values()))}; kills: {'; '.join(self.kills)}; "
-            f"{len(self.sandbox.requests)} calls met {dict(faults_met)}; {claims} claims, "
-            f"{attempts} attempts logged ({claims - attempts} cut off by a kill), "
-            f"{retried} records sent more than once; counted twice "
+        lines = [
+            f"{self.engine}: {len(statuses)} sales, {len(refund_statuses)} refunds settled in "
+            f"{drained_in:.0f} s: sales {dict(Counter(statuses.values()))}, "
+            f"refunds {dict(Counter(refund_statuses.values()))}",
+            f"kills: {'; '.join(self.kills)}",
+            f"{len(self.sandbox.requests)} calls: {dict(sorted(faults_met.items()))}",
+            f"{claims} claims, {attempts} attempts logged ({claims - attempts} cut off by a "
+            f"kill), {retried} records claimed more than once; counted twice: "
             f"{sum(n > 1 for n in counted.values())} sales, "
-            f"{sum(n > 1 for n in refunds_counted.values())} refunds; the sweep ran "
-            f"{self.sweeps} times and queued {sum(s for s, _ in swept)} sales, "
-            f"{sum(r for _, r in swept)} refunds; longest wait past due: pending "
-            f"{late[DeliveryStatus.PENDING]:.1f} s, sending past its lease "
-            f"{late[DeliveryStatus.SENDING]:.1f} s; over 5 s: {waited_long}; "
-            f"workers' exit codes {codes}"
-        )
+            f"{sum(n > 1 for n in refunds_counted.values())} refunds",
+            f"the sweep ran {self.sweeps} times, queued {swept['sales']} sales, "
+            f"{swept['refunds']} refunds",
+            f"tracked with their rewards still unknown: {rewards_unknown}",
+            f"longest wait past due: pending {late[DeliveryStatus.PENDING]:.1f} s, sending "
+            f"past its lease {late[DeliveryStatus.SENDING]:.1f} s (bound {LATE_BOUND:g} s); "
+            f"{len(waited)} waited over 5 s, the longest: "
+            + ", ".join(f"{kind} {pk} {status} {s:.1f} s" for kind, pk, status, s in longest),
+            f"workers' exit codes: {codes}",
+        ]
+        print("\n" + "\n  ".join(lines))
         result["cut_off"] = claims - attempts
         return result
 
@@ -408,6 +405,7 @@ def redis_db(number: int) -> Iterator[str]:
 
 # RQ through django-tasks-rq.
 
+
 def rq_worker(name: str) -> list[str]:
     """docs/tasks.md's RQ worker, named."""
     return [
@@ -449,14 +447,14 @@ def test_rq_delivers_every_record_once_through_killed_workers(
             run.start("b", rq_worker("b"))
             run.wait(registered("b"), START_SECONDS, "worker b")
 
-            run.place_orders(ORDERS // 3 - 20)
-            with run.every_sender_in_a_call(2, 20):
+            run.place_orders(ORDERS // 3)
+            with run.every_sender_in_a_call(2):
                 (horse,) = [pid for pid, group in children(run.workers["a"].pid) if pid == group]
                 os.kill(horse, signal.SIGKILL)
             run.kills.append(f"worker a's work-horse {horse}")
 
-            run.place_orders(ORDERS // 3 - 20)
-            with run.every_sender_in_a_call(2, 20):
+            run.place_orders(ORDERS // 3)
+            with run.every_sender_in_a_call(2):
                 b = run.workers["b"]
                 tree = descendants(b.pid)
                 os.killpg(b.pid, signal.SIGKILL)
@@ -496,8 +494,8 @@ def celery_settings(url: str) -> dict[str, Any]:
         "CELERY_TASK_REJECT_ON_WORKER_LOST": True,
         "CELERY_WORKER_PREFETCH_MULTIPLIER": 1,
         # Redis gives a dead worker's unacknowledged tasks to another after the
-        # visibility timeout, looked for every unacked_restore_interval ×
-        # unacked_restore_throttle seconds (100 s by default).
+        # visibility timeout, looked for every unacked_restore_interval
+        # times unacked_restore_throttle seconds (100 s by default).
         "CELERY_BROKER_TRANSPORT_OPTIONS": {
             "visibility_timeout": 10,
             "unacked_restore_interval": 2,
@@ -541,14 +539,14 @@ def test_celery_delivers_every_record_once_through_killed_workers(
             run.start("b", celery_worker("b"))
             run.wait(lambda: ready("a")() and ready("b")(), START_SECONDS, "workers a and b")
 
-            run.place_orders(ORDERS // 3 - 20)
-            with run.every_sender_in_a_call(4, 20):
+            run.place_orders(ORDERS // 3)
+            with run.every_sender_in_a_call(4):
                 child = children(run.workers["b"].pid)[0][0]
                 os.kill(child, signal.SIGKILL)
             run.kills.append(f"worker b's pool process {child}")
 
-            run.place_orders(ORDERS // 3 - 20)
-            with run.every_sender_in_a_call(4, 20):
+            run.place_orders(ORDERS // 3)
+            with run.every_sender_in_a_call(4):
                 a = run.workers["a"]
                 tree = descendants(a.pid)
                 os.killpg(a.pid, signal.SIGKILL)
