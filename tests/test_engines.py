@@ -65,7 +65,7 @@ DRAIN_SECONDS = 150.0
 START_SECONDS = 60.0
 # The workers' settings: a lease of 30 s (the shortest there is), quick retries.
 TIMEOUT = 2.0
-FAULTS = {"latency_ms": 20.0, "error_rate": 0.1, "lost_rate": 0.05}
+LATENCY_MS = 20.0
 # How slow FirstPromoter is while a kill comes: under TIMEOUT, so the calls of the
 # senders that live are answered.
 SLOW_MS = 1500.0
@@ -282,7 +282,7 @@ class Run:
             self.wait(lambda: self.in_flight(since) >= senders, 30, f"{senders} senders in a call")
             yield
         finally:
-            self.sandbox.faults.latency_ms = FAULTS["latency_ms"]
+            self.sandbox.faults.latency_ms = LATENCY_MS
 
     def drained(self) -> bool:
         return not (
@@ -332,7 +332,7 @@ class Run:
         faults_met = Counter(
             f"{request.call} {request.fault or request.status}" for request in self.sandbox.requests
         )
-        swept = Counter()
+        swept: Counter[str] = Counter()
         for line in self.sweep_log.read_text(errors="replace").splitlines():
             if line.startswith("queued "):
                 swept.update({kind: int(n) for n, kind in re.findall(r"(\d+) (\w+)", line)})
@@ -400,7 +400,8 @@ class Run:
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(faults=Faults(**FAULTS), seed=5) as sandbox:
+    faults = Faults(latency_ms=LATENCY_MS, error_rate=0.1, lost_rate=0.05)
+    with Sandbox(faults=faults, seed=5) as sandbox:
         yield sandbox
 
 
