@@ -20,6 +20,7 @@ setting shortens, and one period of the sweep.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import re
 import signal
@@ -259,9 +260,13 @@ class Run:
             time.sleep(max(0.0, next_order - time.monotonic()))
 
     def in_flight(self, since: int) -> int:
-        """Sends since request ``since`` that FirstPromoter has not answered yet. Not
-        the look-ups of rewards, which a task makes after its record is settled: a
-        kill in one of those strands nothing."""
+        """Sends since request ``since`` that FirstPromoter will not answer for a while
+        yet (made under 60 % of ``SLOW_MS`` ago): a kill that comes now lands before
+        the answer. Not the look-ups of rewards, which a task makes after its record is
+        settled: a kill in one of those strands nothing."""
+        recent = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(
+            milliseconds=0.6 * SLOW_MS
+        )
         return sum(
             1
             for request in self.sandbox.requests
@@ -269,6 +274,7 @@ class Run:
             and request.call in ("sale", "refund")
             and request.status is None
             and not request.fault
+            and datetime.datetime.fromisoformat(request.at.replace("Z", "+00:00")) > recent
         )
 
     @contextlib.contextmanager
@@ -376,8 +382,9 @@ class Run:
         result["cut_off"] = claims - attempts
         return result
 
-    def check(self, result: dict[str, Any]) -> None:
-        """What the issue asks of every engine."""
+    def check(self, result: dict[str, Any], killed_in_a_send: int) -> None:
+        """What the issue asks of every engine; and that the kills came in the middle
+        of ``killed_in_a_send`` sends, or the run proved less than it says."""
         statuses, counted = result["statuses"], result["counted"]
         refund_statuses, refunds_counted = result["refund_statuses"], result["refunds_counted"]
         assert len(statuses) == len(self.expected) == ORDERS
@@ -394,8 +401,8 @@ class Run:
         assert {e for e, n in refunds_counted.items() if n > 1} == set()
         assert result["late"][DeliveryStatus.PENDING] <= LATE_BOUND
         assert result["late"][DeliveryStatus.SENDING] <= LATE_BOUND
-        # The kills landed inside calls: claims that never got their answer logged.
-        assert result["cut_off"] >= 2
+        # Claims whose answer no attempt row logged.
+        assert result["cut_off"] >= killed_in_a_send
 
 
 @pytest.fixture
@@ -482,7 +489,7 @@ def test_rq_delivers_every_record_once_through_killed_workers(
         finally:
             codes = run.stop()
         result = run.report(drained_in, codes)
-    run.check(result)
+    run.check(result, killed_in_a_send=2)  # a's work-horse, b's
     # b was killed: its code is the SIGKILL's.
     assert codes == {"a": 0, "b": -signal.SIGKILL, "c": 0}, run.logs()
 
@@ -575,5 +582,5 @@ def test_celery_delivers_every_record_once_through_killed_workers(
             codes = run.stop()
             app.pool.force_close_all()
         result = run.report(drained_in, codes)
-    run.check(result)
+    run.check(result, killed_in_a_send=3)  # b's pool process, a's two
     assert codes == {"a": -signal.SIGKILL, "b": 0, "c": 0}, run.logs()
