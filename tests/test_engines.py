@@ -215,12 +215,22 @@ class Run:
             self.next_sweep = time.monotonic() + SWEEP_EVERY
 
     def watch(self) -> None:
+        """How long past its due time each record that may be sent now has waited. A
+        refund may be sent once its sale is settled, not before: it is due from the
+        later of its own due time and its sale's settling (the sale's last update)."""
         now = timezone.now()
-        for model in (Sale, Refund):
-            rows = delivery.due(model, now).values_list("pk", "status", "next_attempt_at")
-            for pk, status, due_at in rows:
-                key = (model.__name__, pk, status)
-                self.late[key] = max(self.late.get(key, 0.0), (now - due_at).total_seconds())
+        sales = delivery.due(Sale, now).values_list("pk", "status", "next_attempt_at")
+        for pk, status, due_at in sales:
+            self.saw("Sale", pk, status, now - due_at)
+        refunds = delivery.due(Refund, now).values_list(
+            "pk", "status", "next_attempt_at", "sale__updated_at"
+        )
+        for pk, status, due_at, sale_settled_at in refunds:
+            self.saw("Refund", pk, status, now - max(due_at, sale_settled_at))
+
+    def saw(self, kind: str, pk: int, status: str, late: datetime.timedelta) -> None:
+        key = (kind, pk, status)
+        self.late[key] = max(self.late.get(key, 0.0), late.total_seconds())
 
     def wait(self, predicate: Callable[[], bool], seconds: float, what: str) -> None:
         deadline = time.monotonic() + seconds
