@@ -23,13 +23,18 @@ def worker_environment(
     *,
     tasks: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
+    extra_settings: dict[str, Any] | None = None,
+    apps: list[str] | None = None,
 ) -> dict[str, str]:
     """The environment of a worker process: the test settings on the test's own
-    database, with ``settings.FIRSTPROMOTER`` updated by ``firstpromoter``."""
+    database, with ``settings.FIRSTPROMOTER`` updated by ``firstpromoter``, the
+    settings ``extra_settings`` names (an engine's broker) and ``apps`` installed too."""
     given = {
         "database": connection.settings_dict["NAME"],
         "FIRSTPROMOTER": {**settings.FIRSTPROMOTER, **firstpromoter},
         "TASKS": tasks,
+        "settings": extra_settings or {},
+        "apps": apps or [],
     }
     return {
         **os.environ,
