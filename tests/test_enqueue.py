@@ -4,6 +4,7 @@ hook. Real Celery workers are in test_engines.py."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from collections.abc import Iterator
 from decimal import Decimal
@@ -24,6 +25,7 @@ from django_firstpromoter import (
 )
 from django_firstpromoter.contrib import celery as fp_celery
 from django_firstpromoter.models import Cancellation, Refund, Sale, Signup
+from django_firstpromoter.monitoring import OVERDUE_AFTER
 from django_firstpromoter.referral import Referral
 from django_firstpromoter.sandbox import Sandbox
 from django_firstpromoter.statuses import DeliveryStatus
@@ -176,9 +178,7 @@ def test_the_sweep_queues_overdue_records_on_the_shops_queue(
 ) -> None:
     sale = pay(sandbox, django_capture_on_commit_callbacks)
     jobs.clear()  # the job is lost with the worker that took it
-    Sale.objects.filter(pk=sale.pk).update(
-        next_attempt_at=timezone.now() - 2 * queueing.OVERDUE_AFTER
-    )
+    Sale.objects.filter(pk=sale.pk).update(next_attempt_at=timezone.now() - 2 * OVERDUE_AFTER)
 
     assert queueing.enqueue_overdue()[Sale] == 1
 
@@ -238,8 +238,18 @@ def celery_eager(sandbox: Sandbox, settings: Any) -> Iterator[None]:
         **settings.FIRSTPROMOTER,
         "ENQUEUE": "django_firstpromoter.contrib.celery.enqueue",
     }
-    with mock.patch.dict(fp_celery.deliver.app.conf, task_always_eager=True):
+    with eager():
         yield
+
+
+@contextlib.contextmanager
+def eager() -> Iterator[None]:
+    conf = fp_celery.deliver.app.conf
+    was, conf.task_always_eager = conf.task_always_eager, True
+    try:
+        yield
+    finally:
+        conf.task_always_eager = was
 
 
 def test_celerys_task_sends_the_sale_after_the_commit(
@@ -264,14 +274,12 @@ def test_celerys_sweep_queues_the_overdue(
 ) -> None:
     sale = pay(sandbox, django_capture_on_commit_callbacks)
     jobs.clear()  # lost with the worker that took it
-    Sale.objects.filter(pk=sale.pk).update(
-        next_attempt_at=timezone.now() - 2 * queueing.OVERDUE_AFTER
-    )
+    Sale.objects.filter(pk=sale.pk).update(next_attempt_at=timezone.now() - 2 * OVERDUE_AFTER)
     settings.FIRSTPROMOTER = {
         **settings.FIRSTPROMOTER,
         "ENQUEUE": "django_firstpromoter.contrib.celery.enqueue",
     }
-    with mock.patch.dict(fp_celery.sweep.app.conf, task_always_eager=True):
+    with eager():
         assert fp_celery.sweep.delay().get() == 1
     assert Sale.objects.get().status == DeliveryStatus.TRACKED
 

@@ -491,9 +491,12 @@ def test_the_sweep_queues_what_no_sender_took_and_nothing_else(
     minutes_ago = timezone.now() - datetime.timedelta(minutes=2)
     # Its task lost with a killed worker: due for two minutes.
     Sale.objects.filter(pk=lost.pk).update(next_attempt_at=minutes_ago)
-    # Its sender was killed mid-send two minutes after its lease ended; another's is live.
+    # Its sender was killed mid-send, and its lease ended a second ago: the lease was
+    # its margin. Another's is live.
     claim(Sale, dead.pk, get_config())
-    Sale.objects.filter(pk=dead.pk).update(next_attempt_at=minutes_ago)
+    Sale.objects.filter(pk=dead.pk).update(
+        next_attempt_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
     claim(Sale, alive.pk, get_config())
     assert deliver_sale.call(done.pk) == DeliveryStatus.TRACKED
     queue.clear()
@@ -503,6 +506,22 @@ def test_the_sweep_queues_what_no_sender_took_and_nothing_else(
     for each in list(queue):
         assert each.task.call(*each.args) == DeliveryStatus.TRACKED
     assert recent.pk not in [each.args[0] for each in queue]
+
+
+def test_the_sweep_looks_up_the_rewards_a_task_could_not(
+    sandbox: Sandbox, queue: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    sale = pay(sandbox, django_capture_on_commit_callbacks)
+    assert deliver_sale.call(sale.pk) == DeliveryStatus.TRACKED
+    # As after a 409 whose task's look-up failed: counted, its rewards not known here.
+    sale.rewards.all().delete()
+    Sale.objects.filter(pk=sale.pk).update(rewards_unknown=True)
+
+    sweep()
+
+    sale.refresh_from_db()
+    assert not sale.rewards_unknown
+    assert sale.rewards.count() == 1
 
 
 def test_the_sweep_is_for_task_mode_only(settings: Any) -> None:
@@ -521,5 +540,8 @@ def test_status_in_task_mode_fails_on_an_overdue_record(
     Sale.objects.filter(pk=sale.pk).update(
         next_attempt_at=timezone.now() - datetime.timedelta(minutes=2)
     )
-    with pytest.raises(CommandError, match="overdue: 1, due for over 1m 0s and taken by no"):
+    with pytest.raises(
+        CommandError,
+        match="overdue: 1, due for over 1m 0s or past a dead sender's lease, and taken by no",
+    ):
         call_command("firstpromoter_deliver", "--status", stdout=io.StringIO())

@@ -20,9 +20,20 @@ from django_firstpromoter.models import Sale, TrackedEvent
 from django_firstpromoter.statuses import WAITING, DeliveryStatus
 
 OVERDUE_AFTER = datetime.timedelta(minutes=1)
-"""A record due for longer than this has been taken by no sender: in task mode, its
-task was lost (a killed worker, a dropped job), and ``firstpromoter_deliver --enqueue``
-queues it again."""
+"""A pending record due for longer than this has been taken by no sender: in task
+mode, its task was lost (a killed worker, a dropped job), and ``firstpromoter_deliver
+--enqueue`` queues it again. The margin spares a busy queue the jobs it is about to
+run anyway."""
+
+
+def overdue(now: datetime.datetime) -> Q:
+    """The records no sender took in time: pending and due for over ``OVERDUE_AFTER``,
+    or sending past their lease, whose sender died (the lease, five request timeouts,
+    was that record's margin)."""
+    return Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now - OVERDUE_AFTER) | Q(
+        status=DeliveryStatus.SENDING, next_attempt_at__lte=now
+    )
+
 
 LABELS = {
     "due_now": _("due now"),
@@ -40,8 +51,8 @@ class QueueStatus:
 
     - ``due_now``: ``pending`` and due, or ``sending`` with an expired lease (its
       sender died): the next ``firstpromoter_deliver`` run sends them.
-    - ``overdue``: those of ``due_now`` due for over ``OVERDUE_AFTER``, which no
-      sender took (counted in ``due_now`` too).
+    - ``overdue``: those of ``due_now`` that no sender took in time (``overdue``),
+      counted in ``due_now`` too.
     - ``waiting_for_retry``: ``pending`` after at least one attempt, due later.
     - ``sending``: ``sending`` within its lease, i.e. in a sender's hands right now.
     - ``failed``: ``failed``; nothing sends them again until an operator chooses
@@ -85,7 +96,10 @@ class QueueStatus:
         found = []
         if overdue and self.overdue:
             found.append(
-                gettext("%(label)s: %(count)d, due for over %(after)s and taken by no sender")
+                gettext(
+                    "%(label)s: %(count)d, due for over %(after)s or past a dead sender's "
+                    "lease, and taken by no sender"
+                )
                 % {
                     "label": LABELS["overdue"],
                     "count": self.overdue,
@@ -117,7 +131,7 @@ def queue_status(
     now = now or timezone.now()
     counts = model._default_manager.filter(status__in=(*WAITING, DeliveryStatus.FAILED)).aggregate(
         due_now=Count("pk", filter=Q(status__in=WAITING, next_attempt_at__lte=now)),
-        overdue=Count("pk", filter=Q(status__in=WAITING, next_attempt_at__lte=now - OVERDUE_AFTER)),
+        overdue=Count("pk", filter=overdue(now)),
         waiting_for_retry=Count(
             "pk",
             filter=Q(status=DeliveryStatus.PENDING, attempt_count__gt=0, next_attempt_at__gt=now),

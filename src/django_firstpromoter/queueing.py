@@ -24,7 +24,7 @@ from django_firstpromoter import delivery, lookups
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.kinds import KINDS, kind_named, kind_of
 from django_firstpromoter.models import Refund, Sale, TrackedEvent
-from django_firstpromoter.monitoring import OVERDUE_AFTER
+from django_firstpromoter.monitoring import overdue
 from django_firstpromoter.statuses import WAITING, DeliveryStatus
 
 logger = logging.getLogger("django_firstpromoter")
@@ -95,18 +95,28 @@ def queue_dependents(model: type[TrackedEvent], pk: int) -> None:
         enqueue_at(waiting.model, dependent, None)
 
 
-def enqueue_overdue() -> dict[type[TrackedEvent], int]:
+def sweep() -> dict[type[TrackedEvent], int]:
     """The sweep (``firstpromoter_deliver --enqueue`` from cron, or ``contrib.celery``'s
-    beat entry): queue a job for every record due for over ``OVERDUE_AFTER`` that no
-    sender took (its job lost with a killed worker, or never queued); how many of
-    each kind.
+    beat entry), every minute: the overdue records queued again (``enqueue_overdue``),
+    and the rewards FirstPromoter's answers did not say looked up
+    (``lookups.follow_up``), the pass ``firstpromoter_deliver``'s worker makes when
+    idle, which no other sender makes in task mode; how many of each kind it queued."""
+    queued = enqueue_overdue()
+    lookups.follow_up(get_config())
+    return queued
+
+
+def enqueue_overdue() -> dict[type[TrackedEvent], int]:
+    """Queue a job for every record no sender took in time
+    (``monitoring.overdue``: its job lost with a killed worker, or never queued); how
+    many of each kind.
 
     Queuing one a sender is about to take anyway is harmless: the claim lets one
     send."""
-    overdue_by = timezone.now() - OVERDUE_AFTER
+    now = timezone.now()
     queued = {}
     for kind in KINDS:
-        pks = list(delivery.due(kind.model, overdue_by).values_list("pk", flat=True))
+        pks = list(delivery.due(kind.model, now).filter(overdue(now)).values_list("pk", flat=True))
         for pk in pks:
             enqueue_at(kind.model, pk, None)
         queued[kind.model] = len(pks)

@@ -53,8 +53,8 @@ def deliver(kind: str, pk: int) -> str | None:
     ignore_result=True,
 )
 def sweep() -> int:
-    """Queue every overdue record (``firstpromoter_deliver --enqueue``); how many."""
-    return sum(queueing.enqueue_overdue().values())
+    """``firstpromoter_deliver --enqueue`` (``queueing.sweep``); how many it queued."""
+    return sum(queueing.sweep().values())
 
 
 def enqueue(kind: str, pk: int, due: datetime.datetime | None) -> None:

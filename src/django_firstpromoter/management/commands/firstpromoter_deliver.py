@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.kinds import TRACKED_MODELS
 from django_firstpromoter.monitoring import queue_status
-from django_firstpromoter.queueing import enqueue_overdue
+from django_firstpromoter.queueing import sweep
 from django_firstpromoter.statuses import DeliveryStatus
 from django_firstpromoter.worker import Worker
 
@@ -42,7 +42,8 @@ class Command(BaseCommand):
             "--enqueue",
             action="store_true",
             help="With DELIVERY 'task': send nothing, queue a task for every overdue record "
-            "(due for over a minute, taken by no sender), then exit. For cron or Celery beat.",
+            "(due for over a minute, or past a dead sender's lease), then exit. "
+            "For cron or Celery beat.",
         )
         parser.add_argument(
             "--max-age",
@@ -88,7 +89,7 @@ class Command(BaseCommand):
             self.report_status(max_age, overdue=config.delivery == "task")
             return
         if enqueue:
-            self.enqueue_overdue(config.delivery)
+            self.run_sweep(config.delivery)
             return
         worker = Worker(
             config,
@@ -103,13 +104,13 @@ class Command(BaseCommand):
         if not loop:
             self.stdout.write(summary(results))
 
-    def enqueue_overdue(self, delivery: str) -> None:
+    def run_sweep(self, delivery: str) -> None:
         if delivery != "task":
             raise CommandError(
                 f"--enqueue queues tasks, for DELIVERY 'task'; DELIVERY is {delivery!r}: "
                 "run firstpromoter_deliver without it to send what is due."
             )
-        queued = enqueue_overdue()
+        queued = sweep()
         self.stdout.write(
             "queued "
             + ", ".join(
