@@ -298,7 +298,15 @@ class Run:
         self.sandbox.faults.latency_ms = SLOW_MS
         try:
             self.place_orders(senders + 2)
-            self.wait(lambda: self.in_flight(since) >= senders, 30, f"{senders} senders in a call")
+
+            def all_busy() -> bool:
+                if self.in_flight(since) >= senders:
+                    return True
+                # A sender whose call was answered needs another order to be in one.
+                self.place_orders(1)
+                return False
+
+            self.wait(all_busy, 60, f"{senders} senders in a call")
             yield
         finally:
             self.sandbox.faults.latency_ms = LATENCY_MS
@@ -401,7 +409,7 @@ class Run:
         of ``killed_in_a_send`` sends, or the run proved less than it says."""
         statuses, counted = result["statuses"], result["counted"]
         refund_statuses, refunds_counted = result["refund_statuses"], result["refunds_counted"]
-        assert len(statuses) == len(self.expected) == ORDERS
+        assert len(statuses) == len(self.expected) >= ORDERS
         assert {e: s for e, s in statuses.items() if s != self.expected[e]} == {}
         assert {e: s for e, s in refund_statuses.items() if s != self.expected_refunds[e]} == {}
         assert len(refund_statuses) == len(self.expected_refunds)
