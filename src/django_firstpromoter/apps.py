@@ -1,4 +1,5 @@
 from django.apps import AppConfig, apps
+from django.core.signals import setting_changed
 from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
 
@@ -11,9 +12,10 @@ class FirstPromoterConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth import get_user_model
 
-        from django_firstpromoter import checks, hooks, signals, signups
+        from django_firstpromoter import checks, conf, hooks, signals, signups
 
         checks.register_checks()
+        setting_changed.connect(conf.forget_config, dispatch_uid="firstpromoter.settings")
         signals.order_paid.connect(hooks.on_order_paid, dispatch_uid="firstpromoter.order_paid")
         signals.order_refunded.connect(
             hooks.on_order_refunded, dispatch_uid="firstpromoter.order_refunded"

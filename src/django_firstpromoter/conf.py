@@ -545,14 +545,42 @@ class Config:
         return max(5 * self.timeout, 30.0)
 
 
-@sensitive_variables("raw")
+_checked: list[tuple[dict[str, Any], Config]] = []
+"""The one ``Config`` made from the user's dict as it was then (a copy), kept because
+every order save asks for it, and checking every rule each time cost more than the
+sale's row. It is made again when the dict differs from that copy (so a dict
+changed in place is seen too) and after any setting changes (``forget_config``,
+connected in ``apps``): whether a rule holds may depend on another setting, such as
+``RATE_LIMIT_CACHE`` on ``CACHES``."""
+
+
+def forget_config(**kwargs: Any) -> None:
+    _checked.clear()
+
+
+@sensitive_variables("user", "given", "cached")
 def get_config() -> Config:
     """The validated settings; raises ImproperlyConfigured for what cannot be sent with.
 
     The system checks report the same problems at start-up with ids and hints;
-    this is the last line for code paths that run without them. An error report
-    made with DEBUG off (an error email) shows ``raw`` starred out.
+    this is the last line for code paths that run without them.
     """
+    user = getattr(settings, "FIRSTPROMOTER", None)
+    for given, cached in _checked:
+        try:
+            if given == user:
+                return cached
+        except Exception:  # a value of the user's that cannot be compared: no cache
+            break
+    config = _checked_config()
+    if isinstance(user, dict):
+        _checked[:] = [(dict(user), config)]
+    return config
+
+
+@sensitive_variables("raw")
+def _checked_config() -> Config:
+    # An error report made with DEBUG off (an error email) shows ``raw`` starred out.
     raw = raw_settings()
     for rule in RULES:
         if rule.sends and (message := rule.find(raw)):
