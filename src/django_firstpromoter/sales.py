@@ -11,11 +11,13 @@ from django.db import models
 from django_firstpromoter.conf import get_config
 from django_firstpromoter.data import SaleData
 from django_firstpromoter.models import Sale
+from django_firstpromoter.quick_checks import vouched_values
 from django_firstpromoter.recording import (
     Errors,
     check_money,
     full_clean,
     money_event_fields,
+    new_record,
     order_fields,
     record_once,
     schedule,
@@ -37,12 +39,14 @@ def track_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | N
     fields = clean_sale_data(data)
     if fields is None:
         return None
+    if not vouched_values(Sale, fields):
+        full_clean(new_record(Sale, fields))  # what is wrong, field by field
     fields.update(order_fields(order))
     if order is not None and not (fields["tid"] or fields["ref_id"]):
         # Checked already (referral.clean_value): safe ids that fit their columns.
         referral = referral_for(order) or remember_referral(None, order)
         fields["tid"], fields["ref_id"] = referral.tid, referral.ref_id
-    sale = Sale(**fields, api_version=config.api_version)
+    sale = new_record(Sale, {**fields, "api_version": config.api_version})
     recorded, created = record_once(sale)
     if created:
         schedule(recorded, config)
@@ -51,7 +55,9 @@ def track_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | N
 
 
 def clean_sale_data(data: SaleData) -> dict[str, Any] | None:
-    """The ``Sale`` fields for ``data``, or None for a zero sale; ValidationError otherwise."""
+    """The ``Sale`` fields for ``data`` as far as they depend on each other (the
+    amounts in the currency's minor units), or None for a zero sale; ValidationError
+    otherwise. ``full_clean`` checks the rest."""
     errors: Errors = {}
     fields = money_event_fields(data, STRING_FIELDS, errors)
     fields["mrr_minor"] = (
@@ -61,5 +67,4 @@ def clean_sale_data(data: SaleData) -> dict[str, Any] | None:
         raise ValidationError(errors)
     if fields["amount_minor"] == 0:
         return None
-    full_clean(Sale(**fields))
     return fields
