@@ -27,6 +27,10 @@ def sale_from_order(order):
 # --8<-- [end:sale]
 # --8<-- [start:refund]
 def refund_from_order(order):
+    # Run on every save of the order, the checkout's too: asked nothing, it answers
+    # without a query.
+    if not order.refunded:
+        return None
     # What this save refunds beyond what FirstPromoter already knows of: each refund of
     # an order is one event, with its own event_id; a partial refund is that amount.
     already = sum(refund.amount for refund in Refund.objects.for_order(order))
