@@ -1,5 +1,5 @@
 """The checkout being measured: one paid order saved in its own transaction, commit
-included, with each of the four integrations (a) to (d) switched on around it."""
+included, with each integration, (a) to (f), switched on around it."""
 
 from __future__ import annotations
 
@@ -10,19 +10,25 @@ from decimal import Decimal
 from typing import Any
 
 import requests
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.signals import post_save
 
 from bench.common import firstpromoter
 from django_firstpromoter.hooks import ORDER_SAVED_UID, on_model_saved
+from django_firstpromoter.models import Sale
 from tests.shop.models import Order
 
 CASES = {
     "a": "(a) bare save",
+    "f": "(f) floor: bare save + one row",
     "b": "(b) inline requests.post",
     "c": "(c) this app, worker",
+    "c2": "(c′) this app, worker, README's configuration",
     "d": "(d) this app, on_commit",
 }
+# The README's adapters (example_project/shop/firstpromoter.py), the sale's one being
+# the test settings' SALE_FROM_ORDER already.
+README_REFUND_FROM_ORDER = "example_project.shop.firstpromoter.refund_from_order"
 
 
 def pay() -> None:
@@ -48,16 +54,51 @@ def inline_receiver(url: str, timeout: float | None) -> Callable[..., None]:
     return send
 
 
+def floor_receiver() -> Callable[..., None]:
+    """The least any integration that records the sale with the order can do: one
+    hand-written ``INSERT`` of a row as wide as a sale's (into the sales' own table,
+    with its indexes), in the order's transaction, its SQL and values made once. No
+    check, no adapter, no id read back: what is left of (c) above it is the app's."""
+    sale = Sale(
+        event_id="floor",
+        amount=Decimal("49.00"),
+        amount_minor=4900,
+        email="buyer@example.com",
+        ref_id="alice",
+        api_version=2,
+    )
+    fields = [field for field in Sale._meta.concrete_fields if not field.primary_key]
+    values = [field.get_db_prep_save(field.pre_save(sale, True), connection) for field in fields]
+    event_id = fields.index(Sale._meta.get_field("event_id"))
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        quote(Sale._meta.db_table),
+        ", ".join(quote(str(field.column)) for field in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+
+    def insert(sender: Any, instance: Order, **kwargs: Any) -> None:
+        values[event_id] = f"floor-{instance.pk}"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, values)
+
+    return insert
+
+
 @contextmanager
 def integration(case: str, base_url: str, inline_timeout: float | None = None) -> Iterator[None]:
-    """Case ``a``..``d`` switched on for the ``with`` block."""
-    if case in ("a", "b"):
+    """Case ``a``..``f`` switched on for the ``with`` block."""
+    if case in ("a", "b", "f"):
         # The bare save has no integration at all: not even this app's receiver,
         # which otherwise looks at every save for ORDER_MODEL. It is found by its
         # dispatch_uid: by the function alone Django finds nothing to disconnect, and
         # connecting it again afterwards ran the hook twice on every later save.
         post_save.disconnect(dispatch_uid=ORDER_SAVED_UID)
-        receiver = inline_receiver(base_url, inline_timeout) if case == "b" else None
+        receiver = None
+        if case == "b":
+            receiver = inline_receiver(base_url, inline_timeout)
+        elif case == "f":
+            receiver = floor_receiver()
         if receiver:
             post_save.connect(receiver, sender=Order, weak=False)
         try:
@@ -67,8 +108,9 @@ def integration(case: str, base_url: str, inline_timeout: float | None = None) -
                 post_save.disconnect(receiver, sender=Order)
             post_save.connect(on_model_saved, dispatch_uid=ORDER_SAVED_UID)
         return
-    delivery = "worker" if case == "c" else "on_commit"
-    with firstpromoter(ORDER_MODEL="shop.Order", DELIVERY=delivery, BASE_URL=base_url):
+    delivery = "on_commit" if case == "d" else "worker"
+    refunds = {"REFUND_FROM_ORDER": README_REFUND_FROM_ORDER} if case == "c2" else {}
+    with firstpromoter(ORDER_MODEL="shop.Order", DELIVERY=delivery, BASE_URL=base_url, **refunds):
         yield
 
 
