@@ -17,11 +17,11 @@ NOWHERE = "http://127.0.0.1:9/api/v2/track"
 
 
 def test_after_the_bare_save_the_hook_runs_once_per_save() -> None:
-    with mock.patch.object(hooks, "track_order", wraps=hooks.track_order) as track_order:
+    with mock.patch.object(hooks, "record_sale", wraps=hooks.record_sale) as record_sale:
         with integration("a", NOWHERE):
             pay()
-        assert track_order.call_count == 0
+        assert record_sale.call_count == 0
         with integration("c", NOWHERE):
             pay()
-        assert track_order.call_count == 1
+        assert record_sale.call_count == 1
     assert Sale.objects.count() == 1

@@ -104,10 +104,19 @@ def compiled(record: TrackedEvent) -> tuple[str, list[Any]]:
     return sql, list(params)
 
 
-def without_updated_at(params: list[Any]) -> list[Any]:
-    # Set by auto_now at each insert's making: a moment of its own each time.
+def without_moments(params: list[Any]) -> list[Any]:
+    # Made at each insert's making (auto_now, the callable defaults): a moment of their
+    # own each time.
     names = [field.attname for field in Sale._meta.concrete_fields if not field.primary_key]
-    return [value for name, value in zip(names, params, strict=True) if name != "updated_at"]
+    made = ("updated_at", "recorded_at", "next_attempt_at")
+    return [value for name, value in zip(names, params, strict=True) if name not in made]
+
+
+def same_params(prepared: list[Any], params: list[Any]) -> None:
+    assert without_moments(prepared) == without_moments(params)
+    assert [type(value) for value in without_moments(prepared)] == [
+        type(value) for value in without_moments(params)
+    ]
 
 
 @examples
@@ -119,13 +128,36 @@ def test_the_prepared_insert_sends_what_django_would(fields: dict[str, Any]) -> 
     insert = insert_for(Sale, connection)
     assert insert is not None
     sql, params = compiled(sale)
-    prepared = insert.params(sale, connection)
-    assert prepared is not None
+    row = insert.row(sale.__dict__, connection, checked=True)
+    assert row is not None
     assert insert.sql == sql
-    assert without_updated_at(prepared) == without_updated_at(params)
-    assert [type(value) for value in without_updated_at(prepared)] == [
-        type(value) for value in without_updated_at(params)
-    ]
+    same_params(row.params, params)
+
+
+@examples
+@given(fields=some_fields)
+def test_a_row_made_from_the_hosts_values_is_vouched_for_and_what_django_would_send(
+    fields: dict[str, Any],
+) -> None:
+    insert = insert_for(Sale, connection)
+    assert insert is not None
+    row = insert.row({**FAIR, **fields}, connection, checked=False)
+    sale = new_record(Sale, {**FAIR, **fields})
+    if row is None:
+        return  # the long way: full_clean, then record_once
+    assert full_checks_find_nothing(sale)
+    same_params(row.params, compiled(sale)[1])
+    # One moment for the record's creation, its first due time and its last change,
+    # for those not given.
+    assert "updated_at" in row.made
+    assert len(set(row.made.values())) == 1
+
+
+def test_a_row_without_a_required_value_takes_the_long_way() -> None:
+    insert = insert_for(Sale, connection)
+    assert insert is not None
+    given = {name: value for name, value in FAIR.items() if name != "amount_minor"}
+    assert insert.row(given, connection, checked=False) is None
 
 
 def test_a_record_made_positionally_is_the_one_made_by_keywords() -> None:

@@ -558,20 +558,26 @@ def forget_config(**kwargs: Any) -> None:
     _checked.clear()
 
 
-@sensitive_variables("user", "given", "cached")
 def get_config() -> Config:
     """The validated settings; raises ImproperlyConfigured for what cannot be sent with.
 
     The system checks report the same problems at start-up with ids and hints;
     this is the last line for code paths that run without them.
     """
+    # The kept one, if the user's dict is still what it was made from. No local names
+    # the settings here, and nothing raises out of this: the frames an error report
+    # shows are those of _new_config, which star theirs out.
+    try:
+        if _checked[0][0] == getattr(settings, "FIRSTPROMOTER", None):
+            return _checked[0][1]
+    except Exception:  # none kept yet, or a value of the user's that cannot be compared
+        pass
+    return _new_config()
+
+
+@sensitive_variables("user")
+def _new_config() -> Config:
     user = getattr(settings, "FIRSTPROMOTER", None)
-    for given, cached in _checked:
-        try:
-            if given == user:
-                return cached
-        except Exception:  # a value of the user's that cannot be compared: no cache
-            break
     config = _checked_config()
     if isinstance(user, dict):
         _checked[:] = [(dict(user), config)]

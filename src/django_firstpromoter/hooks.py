@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
@@ -23,7 +24,7 @@ from django_firstpromoter.conf import get_config, raw_settings
 from django_firstpromoter.models import Refund, Sale
 from django_firstpromoter.referral import current_referral, remember_referral
 from django_firstpromoter.refunds import track_refund
-from django_firstpromoter.sales import track_sale
+from django_firstpromoter.sales import record_sale, track_sale
 
 logger = logging.getLogger("django_firstpromoter")
 
@@ -112,7 +113,11 @@ def on_model_saved(sender: type[models.Model], instance: models.Model, **kwargs:
     if kwargs.get("raw"):
         return
     try:
-        order_model = raw_settings()["ORDER_MODEL"]
+        try:
+            order_model = get_config().order_model  # kept, so cheap on every save
+        except ImproperlyConfigured:
+            # Still the order's: _from_order logs what is wrong with the settings.
+            order_model = raw_settings()["ORDER_MODEL"]
     except Exception:
         logger.exception("FIRSTPROMOTER settings are unreadable")
         return
@@ -124,5 +129,6 @@ def on_model_saved(sender: type[models.Model], instance: models.Model, **kwargs:
                 remember_referral(None, instance)
             except Exception:
                 logger.exception("could not keep the referral of order %s", instance.pk)
-        track_order(instance)
+        # track_order's way, but the sale is not made into a record nobody uses.
+        _from_order(instance, "SALE_FROM_ORDER", record_sale, "sale", told=True)
         refund_order(instance)

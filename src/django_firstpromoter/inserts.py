@@ -3,18 +3,22 @@ SQL built by Django's compiler once per model and connection and reused.
 
 Building the statement for some thirty columns on every call cost about what the
 row itself costs the database. The SQL does not depend on the values (each is a
-``%s``), so it is built from a blank record; each call makes only the parameters,
+``%s``), so it is built from a blank record; each call makes only the parameters
+(``Insert.row``), from a record or straight from the values a ``track_*`` function
+checked, with no record made: each column's default made into its parameter once,
 a value the driver takes as it is (a ``str`` for a text column, an ``int`` for an
 integer one, ``None``) passed along unconverted, any other through the field's
-``get_db_prep_save`` as the compiler would. A value that is an expression, which
-the compiler would put in the SQL itself, leaves the record to the compiler.
+``get_db_prep_save`` as the compiler would. Made from values, each passes its quick
+test (``quick_checks``) as it goes, or the caller takes the long way. A value that
+is an expression, which the compiler would put in the SQL itself, leaves the record
+to the compiler.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -23,6 +27,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.constants import OnConflict
 from django.db.models.fields import Field
 from django.db.models.sql import InsertQuery
+from django.utils import timezone
+
+from django_firstpromoter.quick_checks import Test, sets_itself, tests_for
 
 SAMPLES: dict[str, Any] = {
     "CharField": "text",
@@ -51,8 +58,21 @@ Text is taken as it is whatever ``str`` it is (a ``TextChoices`` member), as
 Django's text fields take it."""
 
 
+NO_DEFAULT = object()
+"""A column's ``default`` when the values must give it: the field has no default the
+quick tests pass (``amount_minor``), or it is made per row."""
+
+
+class Row(NamedTuple):
+    """The parameters for ``Insert.sql``, and the values made for the row (its moments:
+    a callable default, ``auto_now``), for the record that is its copy."""
+
+    params: list[Any]
+    made: dict[str, Any]
+
+
 class Column(NamedTuple):
-    """How one column's value is made, in the order ``Insert.params`` unpacks it."""
+    """How one column's value is made, in the order ``Insert.row`` unpacks it."""
 
     attname: str
     kind: type | None
@@ -63,42 +83,112 @@ class Column(NamedTuple):
     """None: a value of ``kind`` is taken as it is."""
     none_is_null: bool
     """None is passed along as it is (not so for a JSON column, where it is ``null``)."""
-    pre_save: bool
-    """The field sets its value at the insert (``auto_now``): ask it, as the compiler does."""
     moment: bool
     """A ``DateTimeField``: an aware datetime it converts as the backend does, which is
     all the field does to one."""
+    test: Test | None
+    """The quick test of a value the host gives (``quick_checks``); None for what the
+    settings give (``NOT_CHECKED``) or a model the tests cannot vouch for."""
+    default: Any
+    """The field's default as the parameter it makes, or ``NO_DEFAULT``."""
+    given: Any
+    """The field's default as a value, which ``default`` is made of (or ``NO_DEFAULT``):
+    a value that is this very object needs neither its test nor converting."""
+    make: Callable[[], Any] | None
+    """What makes the value once per row where none is given: a callable default, or
+    ``timezone.now`` for ``auto_now``."""
+    auto: bool
+    """The field sets its value at every insert (``auto_now``), whatever is given."""
     field: Field[Any, Any]
 
 
-@dataclass(frozen=True)
 class Insert:
-    sql: str
-    columns: tuple[Column, ...]
+    """A model's statement on one connection, and what ``row`` looks up on every
+    checkout, worked out once."""
 
-    def params(self, record: models.Model, connection: BaseDatabaseWrapper) -> list[Any] | None:
-        """The values of ``record`` for ``sql``; None when one is an expression."""
-        params = []
-        given = record.__dict__
-        # A moment in several columns (a record's creation, its first due time) is
-        # converted once.
-        moments: dict[int, Any] = {}
-        adapt_moment = connection.ops.adapt_datetimefield_value
-        for attname, kind, text, convert, none_is_null, pre_save, moment, field in self.columns:
-            value = field.pre_save(record, True) if pre_save else given[attname]
-            if type(value) is kind or (text and isinstance(value, str)):
-                params.append(value if convert is None else convert(value))
-            elif value is None and none_is_null:
-                params.append(None)
-            elif moment and type(value) is datetime.datetime and value.utcoffset() is not None:
-                if id(value) not in moments:
-                    moments[id(value)] = adapt_moment(value)
-                params.append(moments[id(value)])
+    def __init__(self, sql: str, columns: tuple[Column, ...], *, tested: bool) -> None:
+        self.sql = sql
+        self.columns = columns
+        self.tested = tested
+        """Every column has a quick test, so values can be vouched for as they are made."""
+        self.defaults = [column.default for column in columns]
+        self.slots = {
+            column.attname: (index, column.given, column.test, column.kind, column.convert, column)
+            for index, column in enumerate(columns)
+            if not column.auto
+        }
+        self.required = frozenset(
+            column.attname
+            for column in columns
+            if column.default is NO_DEFAULT and column.make is None
+        )
+        makes: dict[Callable[[], Any], list[tuple[int, Column]]] = {}
+        for index, column in enumerate(columns):
+            if column.make is not None:
+                makes.setdefault(column.make, []).append((index, column))
+        self.made = tuple((make, tuple(at)) for make, at in makes.items())
+
+    def row(
+        self,
+        values: Mapping[str, Any],
+        connection: BaseDatabaseWrapper,
+        *,
+        checked: bool,
+        trusted: AbstractSet[str] = frozenset(),
+    ) -> Row | None:
+        """The row for ``values`` by attname (a record's ``__dict__``, or what the host
+        gave), each column's value or its default. Unless ``checked`` (``full_clean``
+        passed), a value its quick test does not vouch for makes it None, and the caller
+        takes the long way; so does a value that is an expression, which the compiler
+        puts in the SQL itself, a column left without a value, and a value for no
+        column. The ``trusted`` values are the app's own, made right (the order's
+        content type id)."""
+        if not (checked or self.tested) or not self.required <= values.keys():
+            return None
+        params = self.defaults.copy()
+        slots = self.slots
+        for attname, value in values.items():
+            slot = slots.get(attname)
+            if slot is None:
+                if checked:
+                    continue  # the record's own attributes: its state, its pk
+                return None
+            index, default, test, kind, convert, column = slot
+            if value is default:
+                continue  # the field's own default, which its test passed: its parameter
+            if not checked and test is not None and not test(value) and attname not in trusted:
+                return None
+            if type(value) is kind:
+                params[index] = value if convert is None else convert(value)
+            elif value is None and column.none_is_null:
+                params[index] = None
+            elif column.text and isinstance(value, str):
+                params[index] = value
             elif hasattr(value, "resolve_expression"):
                 return None
             else:
-                params.append(field.get_db_prep_save(value, connection))
-        return params
+                params[index] = self.prepared(column, value, connection)
+        made: dict[str, Any] = {}
+        for make, columns in self.made:
+            # One moment, converted once, for every column it is made for that was not
+            # given a value: a record's creation, its first due time, its last change.
+            moment = prepared = NO_DEFAULT
+            for index, column in columns:
+                if column.auto or params[index] is NO_DEFAULT:
+                    if moment is NO_DEFAULT:
+                        moment = make()
+                        prepared = self.prepared(column, moment, connection)
+                    params[index] = prepared
+                    made[column.attname] = moment
+        return Row(params, made)
+
+    @staticmethod
+    def prepared(column: Column, value: Any, connection: BaseDatabaseWrapper) -> Any:
+        """What the field makes of ``value``; an aware datetime as the backend adapts it,
+        which is all a ``DateTimeField`` does to one."""
+        if column.moment and type(value) is datetime.datetime and value.utcoffset() is not None:
+            return connection.ops.adapt_datetimefield_value(value)
+        return column.field.get_db_prep_save(value, connection)
 
 
 _built: dict[tuple[type[models.Model], str, str], Insert | None] = {}
@@ -120,10 +210,17 @@ def build(model: type[models.Model], connection: BaseDatabaseWrapper) -> Insert 
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     if any(hasattr(field, "get_placeholder") for field in fields):
         return None
+    if any(sets_itself(field) and not auto_now(field) for field in fields):
+        return None  # a pre_save of the field's own, which needs the record
     [(sql, params)] = compiler_for(model(), fields, connection).as_sql()
     if len(params) != len(fields):
         return None
-    return Insert(sql, tuple(column_for(field, connection) for field in fields))
+    tests = tests_for(model)
+    columns = tuple(
+        column_for(field, None if tests is None else tests.get(field.attname), connection)
+        for field in fields
+    )
+    return Insert(sql, columns, tested=tests is not None)
 
 
 def compiler_for(
@@ -140,7 +237,9 @@ def compiler_for(
     return compiler
 
 
-def column_for(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> Column:
+def column_for(
+    field: Field[Any, Any], test: Test | None, connection: BaseDatabaseWrapper
+) -> Column:
     target = field.target_field if isinstance(field, models.ForeignKey) else field
     sample = SAMPLES.get(target.get_internal_type())
     kind: type | None = None
@@ -152,20 +251,32 @@ def column_for(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> Colum
             kind = converter
         elif prepared == sample and converter(sample) == prepared:
             kind, convert = type(sample), converter
+    auto = auto_now(field)
+    make: Callable[[], Any] | None = None
+    default = given = NO_DEFAULT
+    if auto:
+        make = timezone.now
+    elif field.has_default() and callable(field.default):
+        make = field.default
+    elif test is None or test(field.get_default()):
+        given = field.get_default()
+        default = field.get_db_prep_save(given, connection)
     return Column(
         attname=field.attname,
         kind=kind,
         text=kind is str and convert is None,
         convert=convert,
         none_is_null=field.get_db_prep_save(None, connection) is None,
-        pre_save=sets_itself(field),
         moment=type(field) is models.DateTimeField,
+        test=test,
+        default=default,
+        given=given,
+        make=make,
+        auto=auto,
         field=field,
     )
 
 
-def sets_itself(field: Field[Any, Any]) -> bool:
-    """Whether ``pre_save`` gives the field a value of its own rather than the record's."""
-    if isinstance(field, models.DateField):
-        return bool(field.auto_now or field.auto_now_add)
-    return type(field).pre_save is not Field.pre_save
+def auto_now(field: Field[Any, Any]) -> bool:
+    """Whether the field takes the moment of the insert (``auto_now``, ``auto_now_add``)."""
+    return isinstance(field, models.DateField) and bool(field.auto_now or field.auto_now_add)

@@ -24,7 +24,6 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.backends.base.operations import BaseDatabaseOperations
 
-from django_firstpromoter.inserts import sets_itself
 from django_firstpromoter.storable import UNSTORABLE, in_range
 
 Test = Callable[[Any], bool]
@@ -81,6 +80,13 @@ def _made_tests(model: type[models.Model]) -> dict[str, Test] | None:
             return None
         tests[field.attname] = test
     return tests
+
+
+def sets_itself(field: models.Field[Any, Any]) -> bool:
+    """Whether ``pre_save`` gives the field a value of its own rather than the record's."""
+    if isinstance(field, models.DateField):
+        return bool(field.auto_now or field.auto_now_add)
+    return type(field).pre_save is not models.Field.pre_save
 
 
 def test_for(field: models.Field[Any, Any]) -> Test | None:

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import connections, models, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.operations import BaseDatabaseOperations
 
 from django_firstpromoter import signals
@@ -37,6 +38,7 @@ MAX_AMOUNT = 10**12
 below where turning an amount into minor units would need more than Decimal's
 default 28 digits."""
 Errors = dict[str, list[str]]
+ORDER_KEY_LENGTH = OrderLinked._meta.get_field("order_object_id").max_length or 0
 Record = TypeVar("Record", bound=TrackedEvent)
 
 
@@ -49,13 +51,16 @@ def record_and_schedule(record: Record, config: Config) -> Record:
     return record
 
 
-def schedule(record: TrackedEvent, config: Config) -> None:
+def schedule(record: TrackedEvent | Inserted, config: Config) -> None:
     """For a record this call inserted: its delivery, by the mode, and the
     ``recorded`` signal, both after the caller's commit."""
-    strategy_for(config).recorded(type(record), record.pk)
-    # Asked first: a checkout with no receiver pays for no callback.
-    if signals.recorded.has_listeners(type(record)):
-        transaction.on_commit(partial(announce, record))
+    model = record.model if isinstance(record, Inserted) else type(record)
+    assert record.pk is not None
+    strategy_for(config).recorded(model, record.pk)
+    # Asked first: a checkout with no receiver pays for no callback, nor the record.
+    if signals.recorded.receivers and signals.recorded.has_listeners(model):
+        made = record.record() if isinstance(record, Inserted) else record
+        transaction.on_commit(partial(announce, made))
 
 
 def announce(record: TrackedEvent) -> None:
@@ -65,7 +70,7 @@ def announce(record: TrackedEvent) -> None:
 
 def record_once(record: Record) -> tuple[Record, bool]:
     """``record`` inserted, or the one already recorded with its ``event_id``; and
-    whether this call inserted it.
+    whether this call inserted it. ``record`` has passed ``full_clean``.
 
     This is the checkout's one write: ``INSERT … ON CONFLICT DO NOTHING RETURNING id``,
     one round trip, where ``get_or_create`` takes four (a ``SELECT``, a savepoint,
@@ -79,28 +84,75 @@ def record_once(record: Record) -> tuple[Record, bool]:
     using = router.db_for_write(model)
     connection = connections[using]
     event_id = record.event_id
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     if not connection.features.can_return_columns_from_insert:
-        fields = [field for field in model._meta.concrete_fields if not field.primary_key]
         defaults = {field.attname: getattr(record, field.attname) for field in fields}
         return model._default_manager.using(using).get_or_create(
             event_id=event_id, defaults=defaults
         )
     insert = insert_for(model, connection)
-    params = insert.params(record, connection) if insert else None
-    if insert and params is not None:
-        sql = insert.sql
+    row = insert.row(record.__dict__, connection, checked=True) if insert else None
+    if insert and row:
+        record.__dict__.update(row.made)
+        pk = inserted(connection, insert.sql, row.params)
     else:
-        fields = [field for field in model._meta.concrete_fields if not field.primary_key]
         [(sql, params)] = compiler_for(record, fields, connection).as_sql()
+        pk = inserted(connection, sql, params)
+    if pk is None:
+        return model._default_manager.using(using).get(event_id=event_id), False
+    saved(record, pk, using)
+    return record, True
+
+
+class Inserted(NamedTuple):
+    """What ``insert_values`` did: the new record's id, or None for an ``event_id``
+    already recorded; and the record's values."""
+
+    model: type[TrackedEvent]
+    pk: int | None
+    using: str
+    values: dict[str, Any]
+
+    def record(self) -> TrackedEvent:
+        """The record as it was inserted (or as it would have been), made only for who
+        asks: the checkout has no use for it."""
+        made = new_record(self.model, self.values)
+        return made if self.pk is None else saved(made, self.pk, self.using)
+
+
+def insert_values(
+    model: type[TrackedEvent], values: dict[str, Any], trusted: frozenset[str] = frozenset()
+) -> Inserted | None:
+    """``record_once`` for a record not yet made, from its values by attname, each
+    vouched for by its quick test as its parameter is made (but the ``trusted``, the
+    app's own); None, writing nothing, when a value is not one the quick tests vouch
+    for or the database's way is not one statement: then the record takes
+    ``full_clean`` and ``record_once``."""
+    using = router.db_for_write(model)
+    connection = connections[using]
+    insert = insert_for(model, connection)
+    if insert is None or not connection.features.can_return_columns_from_insert:
+        return None
+    row = insert.row(values, connection, checked=False, trusted=trusted)
+    if row is None:
+        return None
+    pk = inserted(connection, insert.sql, row.params)
+    return Inserted(model, pk, using, {**values, **row.made})
+
+
+def inserted(connection: BaseDatabaseWrapper, sql: str, params: list[Any]) -> int | None:
+    """The id ``sql`` returns, or None: the ``event_id`` was known."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    if row is None:
-        return model._default_manager.using(using).get(event_id=event_id), False
-    record.pk = row[0]
+    return None if row is None else row[0]
+
+
+def saved(record: Record, pk: int, using: str) -> Record:
+    record.pk = pk
     record._state.adding = False
     record._state.db = using
-    return record, True
+    return record
 
 
 def new_record(model: type[Record], fields: dict[str, Any]) -> Record:
@@ -117,8 +169,9 @@ def new_record(model: type[Record], fields: dict[str, Any]) -> Record:
         return model(**fields)  # a relation given as its object: Django's way
     values = layout.constants.copy()
     made: dict[Callable[[], Any], Any] = {}
-    for index, make in layout.made:
-        values[index] = made[make] if make in made else made.setdefault(make, make())
+    for attname, index, make in layout.made:
+        if attname not in fields:
+            values[index] = made[make] if make in made else made.setdefault(make, make())
     for name, value in fields.items():
         values[layout.index[name]] = value
     return model(*values)
@@ -131,20 +184,21 @@ class Layout:
 
     index: dict[str, int]
     constants: list[Any]
-    made: tuple[tuple[int, Callable[[], Any]], ...]
+    made: tuple[tuple[str, int, Callable[[], Any]], ...]
 
     @classmethod
     def of(cls, model: type[models.Model]) -> Layout:
         fields = model._meta.concrete_fields
         made = tuple(
-            (index, field.default)
+            (field.attname, index, field.default)
             for index, field in enumerate(fields)
             if field.has_default() and callable(field.default)
         )
+        callables = {index for _, index, _ in made}
         return cls(
             index={field.attname: index for index, field in enumerate(fields)},
             constants=[
-                None if (index, field.default) in made else field.get_default()
+                None if index in callables else field.get_default()
                 for index, field in enumerate(fields)
             ],
             made=made,
@@ -160,7 +214,7 @@ def order_fields(order: models.Model | None) -> dict[str, Any]:
     if order is None or order.pk is None:
         return {}
     key = str(order.pk)
-    limit = OrderLinked._meta.get_field("order_object_id").max_length or 0
+    limit = ORDER_KEY_LENGTH
     problem = text_problem(key) or (
         f"must be at most {limit} characters long, not {len(key)}." if len(key) > limit else None
     )
@@ -179,7 +233,9 @@ def money_event_fields(
     """What checking a sale and a refund share: the data's fields, with ``""`` for the
     blank strings, the amount in minor units, and each problem of the event id, the
     currency, the amount or the customer put in ``errors``."""
-    fields: dict[str, Any] = {name: getattr(data, name) for name in data.__dataclass_fields__}
+    fields: dict[str, Any] = dict(vars(data))
+    if fields.keys() != data.__dataclass_fields__.keys():  # a subclass's own attributes
+        fields = {name: getattr(data, name) for name in data.__dataclass_fields__}
     for name in string_fields:
         fields[name] = fields[name] or ""
     fields["created_at"] = as_utc(fields["created_at"])

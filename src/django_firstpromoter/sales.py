@@ -3,7 +3,7 @@ sent or queued after its commit."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -14,8 +14,10 @@ from django_firstpromoter.models import Sale
 from django_firstpromoter.quick_checks import vouched_values
 from django_firstpromoter.recording import (
     Errors,
+    Inserted,
     check_money,
     full_clean,
+    insert_values,
     money_event_fields,
     new_record,
     order_fields,
@@ -28,6 +30,11 @@ from django_firstpromoter.revisions import apply_later_answer
 STRING_FIELDS = ("email", "uid", "plan", "promo_code", "tid", "ref_id", "subscription_id")
 
 
+ORDER_LINK = frozenset({"order_content_type_id"})
+"""The app's own value, the order's content type as Django found it: its quick test
+knows only None, and the full checks would ask the database whether it exists."""
+
+
 def track_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | None:
     """Record ``data`` once per ``event_id`` and schedule its delivery.
 
@@ -35,23 +42,44 @@ def track_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | N
     ``ValidationError`` (keyed by field) before writing anything when the data
     is bad, and ``ImproperlyConfigured`` when the settings are.
     """
+    recorded = record_sale(data, order=order)
+    if isinstance(recorded, Inserted):
+        return cast(Sale, recorded.record())
+    return recorded
+
+
+def record_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | Inserted | None:
+    """What ``track_sale`` does, but a sale this call inserted is given back as its
+    values (``Inserted``), for the order hook, which has no use for the record."""
     config = get_config()
     fields = clean_sale_data(data)
     if fields is None:
         return None
-    if not vouched_values(Sale, fields):
-        full_clean(new_record(Sale, fields))  # what is wrong, field by field
+    referral_wanted = not (fields["tid"] or fields["ref_id"])
+    if order is not None and referral_wanted and not vouched_values(Sale, fields):
+        # Before the referral is looked up or kept: nothing is written for a bad sale.
+        full_clean(new_record(Sale, fields))
     fields.update(order_fields(order))
-    if order is not None and not (fields["tid"] or fields["ref_id"]):
+    if order is not None and referral_wanted:
         # Checked already (referral.clean_value): safe ids that fit their columns.
         referral = referral_for(order) or remember_referral(None, order)
         fields["tid"], fields["ref_id"] = referral.tid, referral.ref_id
-    sale = new_record(Sale, {**fields, "api_version": config.api_version})
-    recorded, created = record_once(sale)
-    if created:
-        schedule(recorded, config)
-        return recorded
-    return apply_later_answer(recorded, sale)
+    fields["api_version"] = config.api_version
+    inserted = insert_values(Sale, fields, trusted=ORDER_LINK)
+    if inserted is None:
+        # What is wrong, field by field; the order's link is the app's own.
+        full_clean(new_record(Sale, {k: v for k, v in fields.items() if k not in ORDER_LINK}))
+        sale = new_record(Sale, fields)
+        recorded, created = record_once(sale)
+        if created:
+            schedule(recorded, config)
+            return recorded
+        return apply_later_answer(recorded, sale)
+    if inserted.pk is None:
+        stored = Sale.objects.using(inserted.using).get(event_id=fields["event_id"])
+        return apply_later_answer(stored, cast(Sale, inserted.record()))
+    schedule(inserted, config)
+    return inserted
 
 
 def clean_sale_data(data: SaleData) -> dict[str, Any] | None:
