@@ -25,3 +25,14 @@ def test_after_the_bare_save_the_hook_runs_once_per_save() -> None:
             pay()
         assert record_sale.call_count == 1
     assert Sale.objects.count() == 1
+
+
+def test_every_case_comes_at_every_place_and_after_every_other_once_a_cycle() -> None:
+    from bench.checkout import order_of
+    from bench.orders import CASES
+
+    rows = [order_of(turn) for turn in range(len(CASES))]
+    for place in range(len(CASES)):
+        assert sorted(row[place] for row in rows) == sorted(CASES)
+    pairs = [(row[i], row[i + 1]) for row in rows for i in range(len(CASES) - 1)]
+    assert len(set(pairs)) == len(pairs) == len(CASES) * (len(CASES) - 1)

@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from django_firstpromoter.cancellations import track_cancellation
-from django_firstpromoter.conf import get_config, raw_settings
+from django_firstpromoter.conf import Config, get_config, raw_settings
 from django_firstpromoter.models import Refund, Sale
 from django_firstpromoter.referral import current_referral, remember_referral
 from django_firstpromoter.refunds import track_refund
@@ -112,9 +112,11 @@ def on_model_saved(sender: type[models.Model], instance: models.Model, **kwargs:
     # when used and override_settings works like for every other key.
     if kwargs.get("raw"):
         return
+    config: Config | None = None
     try:
         try:
-            order_model = get_config().order_model  # kept, so cheap on every save
+            config = get_config()  # kept, so cheap on every save
+            order_model = config.order_model
         except ImproperlyConfigured:
             # Still the order's: _from_order logs what is wrong with the settings.
             order_model = raw_settings()["ORDER_MODEL"]
@@ -131,4 +133,5 @@ def on_model_saved(sender: type[models.Model], instance: models.Model, **kwargs:
                 logger.exception("could not keep the referral of order %s", instance.pk)
         # track_order's way, but the sale is not made into a record nobody uses.
         _from_order(instance, "SALE_FROM_ORDER", record_sale, "sale", told=True)
-        refund_order(instance)
+        if config is None or config.refund_from_order:  # none: nothing to ask
+            refund_order(instance)

@@ -153,9 +153,9 @@ class Insert:
                 if checked:
                     continue  # the record's own attributes: its state, its pk
                 return None
-            index, default, test, kind, convert, column = slot
-            if value is default:
+            if value is slot[1]:
                 continue  # the field's own default, which its test passed: its parameter
+            index, _, test, kind, convert, column = slot
             if not checked and test is not None and not test(value) and attname not in trusted:
                 return None
             if type(value) is kind:

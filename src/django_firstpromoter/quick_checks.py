@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.core import validators
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.backends.base.operations import BaseDatabaseOperations
 
@@ -166,18 +165,19 @@ def _moment(empty: bool) -> Test:
 
 
 def _decimal(field: models.DecimalField[Any, Any], empty: bool) -> Test:
-    digits = validators.DecimalValidator(field.max_digits, field.decimal_places)
+    # Stricter than DecimalValidator, and cheaper: no more places than the column's and
+    # no more whole digits than it leaves them make no more digits than it has.
+    places = field.decimal_places
+    whole = field.max_digits - places
 
     def test(value: Any) -> bool:
         if type(value) is not Decimal:
             return empty and value is None
-        if not value.is_finite():
-            return False
-        try:
-            digits(value)
-        except ValidationError:
-            return False
-        return True
+        return (
+            value.is_finite()
+            and int(value.as_tuple().exponent) >= -places
+            and value.adjusted() < whole
+        )
 
     return test
 

@@ -256,7 +256,7 @@ def check_currency(value: Any, errors: Errors) -> str:
     if not isinstance(value, str) or not CURRENCY.match(value):
         errors["currency"] = ["currency must be a three-letter ISO 4217 code, e.g. 'USD'."]
         return "USD"
-    return value.upper()
+    return value if value.isupper() else value.upper()  # the given one: maybe the default
 
 
 def check_money(name: str, value: Any, currency: str, errors: Errors) -> int | None:
