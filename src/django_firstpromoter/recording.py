@@ -211,13 +211,14 @@ _layouts: dict[type[models.Model], Layout] = {}
 def order_fields(order: models.Model | None) -> dict[str, Any]:
     """The fields that link a sale or a refund to the shop's order; ValidationError
     keyed ``order`` for a key that ``order_object_id`` cannot hold."""
-    if order is None or order.pk is None:
+    pk = None if order is None else order.pk
+    if pk is None:
         return {}
-    key = str(order.pk)
+    key = str(pk)
     limit = ORDER_KEY_LENGTH
-    problem = text_problem(key) or (
-        f"must be at most {limit} characters long, not {len(key)}." if len(key) > limit else None
-    )
+    problem = None if type(pk) is int else text_problem(key)  # an int's digits are safe text
+    if problem is None and len(key) > limit:
+        problem = f"must be at most {limit} characters long, not {len(key)}."
     if problem:
         raise ValidationError({"order": [f"The order's primary key {problem}"]})
     # By its id: setting the relation would ask the database routers, on every checkout.
