@@ -215,3 +215,29 @@ def test_the_recorded_moments_are_aware_and_now() -> None:
         Order.objects.create(email="b@example.com", total=Decimal("5"), paid=True)
     sale = Sale.objects.get()
     assert before <= sale.recorded_at == sale.next_attempt_at <= sale.updated_at
+
+
+@pytest.mark.parametrize(("delivery", "read_back"), [("worker", False), ("on_commit", True)])
+def test_the_checkouts_insert_reads_the_id_back_only_for_who_uses_it(
+    delivery: str, read_back: bool
+) -> None:
+    # The worker finds its records by status, not by id; on_commit sends by it.
+    with firstpromoter(DELIVERY=delivery), CaptureQueriesContext(connection) as queries:
+        order = Order.objects.create(
+            email="buyer@example.com", total=Decimal("49.00"), paid=True, referral_ref_id="a"
+        )
+    [insert] = [query["sql"] for query in queries if Sale._meta.db_table in query["sql"]]
+    assert ("RETURNING" in insert) is read_back
+    assert Sale.objects.get(event_id=f"order-{order.pk}").amount == Decimal("49.00")
+
+
+def test_a_sale_known_already_is_found_without_its_id_read_back() -> None:
+    with firstpromoter(DELIVERY="worker"):
+        order = Order.objects.create(
+            email="buyer@example.com", total=Decimal("49.00"), paid=True, referral_ref_id="a"
+        )
+        # A later answer for a sale not yet sent replaces what was recorded.
+        order.total = Decimal("59.00")
+        order.save()
+    [sale] = Sale.objects.all()
+    assert (sale.amount, sale.amount_minor) == (Decimal("59.00"), 5900)

@@ -106,8 +106,13 @@ class Insert:
     """A model's statement on one connection, and what ``row`` looks up on every
     checkout, worked out once."""
 
-    def __init__(self, sql: str, columns: tuple[Column, ...], *, tested: bool) -> None:
+    def __init__(
+        self, sql: str, sql_without_id: str, columns: tuple[Column, ...], *, tested: bool
+    ) -> None:
         self.sql = sql
+        self.sql_without_id = sql_without_id
+        """The same statement not reading the id back, which costs a fetch: for an insert
+        whose id nobody uses, the cursor's row count says whether the row went in."""
         self.columns = columns
         self.tested = tested
         """Every column has a quick test, so values can be vouched for as they are made."""
@@ -213,27 +218,35 @@ def build(model: type[models.Model], connection: BaseDatabaseWrapper) -> Insert 
     if any(sets_itself(field) and not auto_now(field) for field in fields):
         return None  # a pre_save of the field's own, which needs the record
     [(sql, params)] = compiler_for(model(), fields, connection).as_sql()
-    if len(params) != len(fields):
+    [(sql_without_id, params_without_id)] = compiler_for(
+        model(), fields, connection, with_id=False
+    ).as_sql()
+    if not len(params) == len(params_without_id) == len(fields):
         return None
     tests = tests_for(model)
     columns = tuple(
         column_for(field, None if tests is None else tests.get(field.attname), connection)
         for field in fields
     )
-    return Insert(sql, columns, tested=tests is not None)
+    return Insert(sql, sql_without_id, columns, tested=tests is not None)
 
 
 def compiler_for(
-    record: models.Model, fields: list[Field[Any, Any]], connection: BaseDatabaseWrapper
+    record: models.Model,
+    fields: list[Field[Any, Any]],
+    connection: BaseDatabaseWrapper,
+    *,
+    with_id: bool = True,
 ) -> Any:
     """Django's compiler for inserting ``record``, as ``bulk_create(ignore_conflicts=True)``
-    builds it, but asking for the id back, which ``bulk_create`` does not when it
-    ignores conflicts."""
+    builds it, but asking for the id back (``with_id``), which ``bulk_create`` does not
+    when it ignores conflicts."""
     model = type(record)
     query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
     query.insert_values(fields, [record])
     compiler = query.get_compiler(connection=connection)
-    compiler.returning_fields = [model._meta.pk]
+    if with_id:
+        compiler.returning_fields = [model._meta.pk]
     return compiler
 
 

@@ -53,14 +53,26 @@ def record_and_schedule(record: Record, config: Config) -> Record:
 
 def schedule(record: TrackedEvent | Inserted, config: Config) -> None:
     """For a record this call inserted: its delivery, by the mode, and the
-    ``recorded`` signal, both after the caller's commit."""
+    ``recorded`` signal, both after the caller's commit. Neither is there to do for
+    one inserted without its id (``wants_id`` said so)."""
+    if record.pk is None:
+        return
     model = record.model if isinstance(record, Inserted) else type(record)
-    assert record.pk is not None
     strategy_for(config).recorded(model, record.pk)
-    # Asked first: a checkout with no receiver pays for no callback, nor the record.
-    if signals.recorded.receivers and signals.recorded.has_listeners(model):
+    if announced(model):
         made = record.record() if isinstance(record, Inserted) else record
         transaction.on_commit(partial(announce, made))
+
+
+def wants_id(model: type[TrackedEvent], config: Config) -> bool:
+    """Whether anything after a record's insert uses its id: the delivery mode, or a
+    receiver of ``recorded``. Reading it back costs the checkout a fetch."""
+    return strategy_for(config).wants_id or announced(model)
+
+
+def announced(model: type[TrackedEvent]) -> bool:
+    # Asked first: a checkout with no receiver pays for no callback, nor the record.
+    return bool(signals.recorded.receivers) and signals.recorded.has_listeners(model)
 
 
 def announce(record: TrackedEvent) -> None:
@@ -105,29 +117,36 @@ def record_once(record: Record) -> tuple[Record, bool]:
 
 
 class Inserted(NamedTuple):
-    """What ``insert_values`` did: the new record's id, or None for an ``event_id``
-    already recorded; and the record's values."""
+    """What ``insert_values`` did: whether the row went in (not for an ``event_id``
+    already recorded), the new record's id if it was read back, and the record's
+    values, given and made."""
 
     model: type[TrackedEvent]
+    created: bool
     pk: int | None
     using: str
     values: dict[str, Any]
+    made: dict[str, Any]
 
     def record(self) -> TrackedEvent:
         """The record as it was inserted (or as it would have been), made only for who
         asks: the checkout has no use for it."""
-        made = new_record(self.model, self.values)
+        made = new_record(self.model, {**self.values, **self.made})
         return made if self.pk is None else saved(made, self.pk, self.using)
 
 
 def insert_values(
-    model: type[TrackedEvent], values: dict[str, Any], trusted: frozenset[str] = frozenset()
+    model: type[TrackedEvent],
+    values: dict[str, Any],
+    trusted: frozenset[str] = frozenset(),
+    *,
+    with_id: bool,
 ) -> Inserted | None:
     """``record_once`` for a record not yet made, from its values by attname, each
     vouched for by its quick test as its parameter is made (but the ``trusted``, the
     app's own); None, writing nothing, when a value is not one the quick tests vouch
     for or the database's way is not one statement: then the record takes
-    ``full_clean`` and ``record_once``."""
+    ``full_clean`` and ``record_once``. The id is read back only ``with_id``."""
     using = router.db_for_write(model)
     connection = connections[using]
     insert = insert_for(model, connection)
@@ -136,8 +155,13 @@ def insert_values(
     row = insert.row(values, connection, checked=False, trusted=trusted)
     if row is None:
         return None
-    pk = inserted(connection, insert.sql, row.params)
-    return Inserted(model, pk, using, {**values, **row.made})
+    if with_id:
+        pk = inserted(connection, insert.sql, row.params)
+        return Inserted(model, pk is not None, pk, using, values, row.made)
+    with connection.cursor() as cursor:
+        cursor.execute(insert.sql_without_id, row.params)
+        created = cursor.rowcount == 1  # 0: the event_id was known
+    return Inserted(model, created, None, using, values, row.made)
 
 
 def inserted(connection: BaseDatabaseWrapper, sql: str, params: list[Any]) -> int | None:
@@ -212,7 +236,7 @@ def order_fields(order: models.Model | None) -> dict[str, Any]:
     """The fields that link a sale or a refund to the shop's order; ValidationError
     keyed ``order`` for a key that ``order_object_id`` cannot hold."""
     pk = None if order is None else order.pk
-    if pk is None:
+    if order is None or pk is None:
         return {}
     key = str(pk)
     limit = ORDER_KEY_LENGTH

@@ -23,6 +23,7 @@ from django_firstpromoter.recording import (
     order_fields,
     record_once,
     schedule,
+    wants_id,
 )
 from django_firstpromoter.referral import referral_for, remember_referral
 from django_firstpromoter.revisions import apply_later_answer
@@ -42,15 +43,18 @@ def track_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | N
     ``ValidationError`` (keyed by field) before writing anything when the data
     is bad, and ``ImproperlyConfigured`` when the settings are.
     """
-    recorded = record_sale(data, order=order)
+    recorded = record_sale(data, order=order, with_id=True)
     if isinstance(recorded, Inserted):
         return cast(Sale, recorded.record())
     return recorded
 
 
-def record_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | Inserted | None:
+def record_sale(
+    data: SaleData, *, order: models.Model | None = None, with_id: bool = False
+) -> Sale | Inserted | None:
     """What ``track_sale`` does, but a sale this call inserted is given back as its
-    values (``Inserted``), for the order hook, which has no use for the record."""
+    values (``Inserted``), for the order hook, which has no use for the record: its
+    id is read back only ``with_id`` or when the delivery mode or a receiver wants it."""
     config = get_config()
     fields = clean_sale_data(data)
     if fields is None:
@@ -65,7 +69,9 @@ def record_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | 
         referral = referral_for(order) or remember_referral(None, order)
         fields["tid"], fields["ref_id"] = referral.tid, referral.ref_id
     fields["api_version"] = config.api_version
-    inserted = insert_values(Sale, fields, trusted=ORDER_LINK)
+    inserted = insert_values(
+        Sale, fields, trusted=ORDER_LINK, with_id=with_id or wants_id(Sale, config)
+    )
     if inserted is None:
         # What is wrong, field by field; the order's link is the app's own.
         full_clean(new_record(Sale, {k: v for k, v in fields.items() if k not in ORDER_LINK}))
@@ -75,7 +81,7 @@ def record_sale(data: SaleData, *, order: models.Model | None = None) -> Sale | 
             schedule(recorded, config)
             return recorded
         return apply_later_answer(recorded, sale)
-    if inserted.pk is None:
+    if not inserted.created:
         stored = Sale.objects.using(inserted.using).get(event_id=fields["event_id"])
         return apply_later_answer(stored, cast(Sale, inserted.record()))
     schedule(inserted, config)

@@ -28,6 +28,9 @@ class Strategy:
     ``firstpromoter_deliver`` sends, so there is nothing to do after the commit or
     for a retry."""
 
+    wants_id = False
+    """Whether ``recorded`` uses the record's id (``recording.wants_id``)."""
+
     def recorded(self, model: type[TrackedEvent], pk: int) -> None:
         """Called in the host's transaction, for a record this call inserted."""
 
@@ -41,6 +44,8 @@ class Strategy:
 
 class OnCommit(Strategy):
     """``DELIVERY = "on_commit"``: sent in the host's process right after its commit."""
+
+    wants_id = True
 
     def recorded(self, model: type[TrackedEvent], pk: int) -> None:
         transaction.on_commit(partial(self.send, model, pk))
@@ -63,6 +68,8 @@ class TaskQueue(Strategy):
     """``DELIVERY = "task"``: a job on a queue sends each record, and each retry when
     it is due: a task of Django's Tasks framework, or the shop's own job through
     ``ENQUEUE``. ``queueing`` logs a job it cannot queue instead of raising it."""
+
+    wants_id = True
 
     def recorded(self, model: type[TrackedEvent], pk: int) -> None:
         transaction.on_commit(partial(queueing.enqueue_at, model, pk, None))
