@@ -158,9 +158,7 @@ def insert_values(
     if with_id:
         pk = inserted(connection, insert.sql, row.params)
         return Inserted(model, pk is not None, pk, using, values, row.made)
-    with connection.cursor() as cursor:
-        cursor.execute(insert.sql_without_id, row.params)
-        created = cursor.rowcount == 1  # 0: the event_id was known
+    created = went_in(connection, insert.sql_without_id, row.params)
     return Inserted(model, created, None, using, values, row.made)
 
 
@@ -170,6 +168,13 @@ def inserted(connection: BaseDatabaseWrapper, sql: str, params: list[Any]) -> in
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return None if row is None else row[0]
+
+
+def went_in(connection: BaseDatabaseWrapper, sql: str, params: list[Any]) -> bool:
+    """Whether ``sql`` inserted its row: not when the ``event_id`` was known."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1
 
 
 def saved(record: Record, pk: int, using: str) -> Record:
