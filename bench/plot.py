@@ -8,6 +8,7 @@ from typing import Any
 COLOURS = {
     "(a)": "#999999",
     "(f)": "#cccccc",
+    "(f′)": "#cccccc",
     "(b)": "#db2828",
     "(c)": "#21ba45",
     "(c′)": "#21ba45",
