@@ -46,12 +46,13 @@ def checkout(results: dict[str, Any], path: Path) -> Path:
     figure.text(
         0.5,
         0.01,
-        "(a) bare save  (f) floor: one more row  (b) inline requests.post  (c) this app, worker"
-        "  (c′) with the README's refunds  (d) this app, on_commit; FirstPromoter 150 ms away",
+        "(a) bare save  (f) floor: one more row  (f′) with the adapter, a known id skipped"
+        "  (b) inline requests.post\n(c) this app, worker  (c′) with the README's refunds"
+        "  (d) this app, on_commit; FirstPromoter 150 ms away",
         ha="center",
         fontsize=8,
     )
-    figure.tight_layout(rect=(0, 0.04, 1, 1))
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     plt.close(figure)
